@@ -1,0 +1,57 @@
+"""Stage `fine-tune`: one of the chapter's runs (full, head only, first blocks frozen).
+
+    python -m stages.fine_tune --run full|head_only|first_blocks
+
+Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>}; writes
+data/models/fine_tune/<run>/ (model + tokenizer, safetensors), metrics/fine_tune/<run>.json and
+DVCLive training curves under metrics/live/fine_tune/<run>/.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from stages.lib.config import PipelineError, load_params, require, select_profile, stage_main
+from stages.lib.freezing import FREEZE_KEYS, FreezeSpec
+from stages.lib.outputs import write_json
+from stages.lib.training import HPARAM_KEYS, train_and_evaluate, validate_hparams
+
+DATA = Path("data/prepared/rotten_tomatoes")
+
+
+def run_settings(profile_name: str, profile: dict, run: str) -> tuple[str, FreezeSpec, dict]:
+    """(model id, freezing, hyperparameters) of one run; a run may override fine_tune keys."""
+    where = f"profiles.{profile_name}"
+    runs = profile.get("runs") or {}
+    if run not in runs:
+        raise PipelineError(f"params.yaml: {where}.runs has no run {run!r}; defined: {', '.join(runs)}")
+    settings = runs[run] or {}
+    unknown = set(settings) - set(FREEZE_KEYS) - set(HPARAM_KEYS)
+    if unknown:
+        raise PipelineError(f"params.yaml: {where}.runs.{run}: unknown key(s) {', '.join(sorted(unknown))}; "
+                            f"accepted: {', '.join(FREEZE_KEYS + HPARAM_KEYS)}")
+    model = require(profile, "classifier_model", where, lambda v: isinstance(v, str) and v != "",
+                    "a Hugging Face Hub id or a local folder")
+    spec = FreezeSpec.from_params(settings, f"{where}.runs.{run}")
+    overrides = {k: v for k, v in settings.items() if k in HPARAM_KEYS}
+    hp = validate_hparams({**(profile.get("fine_tune") or {}), **overrides}, f"{where}.fine_tune")
+    return model, spec, hp
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a key of profiles.<profile>.runs")
+    run = parser.parse_args(argv).run
+    profile_name, profile = select_profile(load_params())
+    model, spec, hp = run_settings(profile_name, profile, run)
+    print(f"fine-tune[{run}]: {model} ({profile_name} profile), {spec}, lr {hp['learning_rate']}, "
+          f"{hp['epochs']} epoch(s), bf16 {hp['bf16']}")
+    metrics = train_and_evaluate(model, spec, hp, DATA, Path("data/models/fine_tune") / run,
+                                 Path("metrics/live/fine_tune") / run)
+    write_json(Path("metrics/fine_tune") / f"{run}.json", metrics)
+    print(f"fine-tune[{run}]: test F1 {metrics['test_f1']:.3f}, accuracy {metrics['test_accuracy']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Rotten Tomatoes and CoNLL-2003: from the Hugging Face Hub or the original raw files, same rows.
+
+Raw-file rules (they reproduce the Hub's rows exactly):
+- rt-polarity.pos / .neg are Latin-1, one sentence a line; each line is strip()ped; with n lines per
+  class, i1 = int(0.8 n + 0.5), i2 = int(0.9 n + 0.5): train = pos[:i1] + neg[:i1],
+  validation = pos[i1:i2] + neg[i1:i2], test = pos[i2:] + neg[i2:]. neg = 0, pos = 1.
+- CoNLL-2003 files hold `token POS chunk NER` columns, blank lines between sentences and
+  `-DOCSTART-` lines between documents; NER tags are IOB2 with the ids below.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from stages.lib.config import PipelineError
+
+SPLITS = ("train", "validation", "test")
+SENTIMENT_LABELS = ("neg", "pos")  # ids 0, 1
+NER_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
+EXPECTED_ROWS = {
+    "rotten_tomatoes": {"train": 8530, "validation": 1066, "test": 1066},
+    "conll2003": {"train": 14041, "validation": 3250, "test": 3453},
+}
+CONLL_FILES = {"train": "train.txt", "validation": "dev.txt", "test": "test.txt"}
+
+SENTIMENT_SCHEMA = pa.schema([("text", pa.string()), ("label", pa.int64())])
+NER_SCHEMA = pa.schema([("tokens", pa.list_(pa.string())), ("ner_tags", pa.list_(pa.int64()))])
+
+
+# ---- Rotten Tomatoes -----------------------------------------------------------------------
+
+def read_polarity_lines(path: Path) -> list[str]:
+    """One stripped sentence a line. Binary readlines(): the files hold 0x85, a newline to str."""
+    if not path.is_file():
+        raise PipelineError(f"{path}: raw sentiment file not found")
+    with open(path, "rb") as f:
+        return [line.decode("latin-1").strip() for line in f.readlines()]
+
+
+def split_polarity(pos: list[str], neg: list[str]) -> dict[str, dict[str, list]]:
+    """The Hub's 80/10/10 split rule, positives first in every split."""
+    if len(pos) != len(neg):
+        raise PipelineError(f"rotten_tomatoes: {len(pos)} positive but {len(neg)} negative lines; "
+                            "the split rule needs the same count in both files")
+    n = len(pos)
+    i1, i2 = int(0.8 * n + 0.5), int(0.9 * n + 0.5)
+    bounds = {"train": (0, i1), "validation": (i1, i2), "test": (i2, n)}
+    splits = {}
+    for split, (a, b) in bounds.items():
+        splits[split] = {"text": pos[a:b] + neg[a:b], "label": [1] * (b - a) + [0] * (b - a)}
+    return splits
+
+
+def rotten_tomatoes_from_raw(folder: Path) -> dict[str, dict[str, list]]:
+    pos = read_polarity_lines(folder / "rt-polarity.pos")
+    neg = read_polarity_lines(folder / "rt-polarity.neg")
+    return split_polarity(pos, neg)
+
+
+def rotten_tomatoes_from_hub(repo_id: str) -> dict[str, dict[str, list]]:
+    ds = _load_hub_dataset(repo_id)
+    return {s: {"text": list(ds[s]["text"]), "label": [int(x) for x in ds[s]["label"]]} for s in SPLITS}
+
+
+# ---- CoNLL-2003 ----------------------------------------------------------------------------
+
+def read_conll(path: Path) -> dict[str, list]:
+    """Sentences of a CoNLL-2003 file as tokens and NER tag ids."""
+    if not path.is_file():
+        raise PipelineError(f"{path}: CoNLL file not found")
+    tag_ids = {tag: i for i, tag in enumerate(NER_TAGS)}
+    sentences: dict[str, list] = {"tokens": [], "ner_tags": []}
+    tokens: list[str] = []
+    tags: list[int] = []
+
+    def end_sentence():
+        if tokens:
+            sentences["tokens"].append(list(tokens))
+            sentences["ner_tags"].append(list(tags))
+            tokens.clear()
+            tags.clear()
+
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if line.startswith("-DOCSTART-") or not line.strip():
+                end_sentence()
+                continue
+            columns = line.split()
+            if len(columns) != 4:
+                raise PipelineError(f"{path}:{line_no}: expected 4 columns (token POS chunk NER), "
+                                    f"found {len(columns)}: {line.rstrip()!r}")
+            if columns[3] not in tag_ids:
+                raise PipelineError(f"{path}:{line_no}: unknown NER tag {columns[3]!r}; "
+                                    f"accepted: {', '.join(NER_TAGS)}")
+            tokens.append(columns[0])
+            tags.append(tag_ids[columns[3]])
+    end_sentence()
+    return sentences
+
+
+def conll_from_raw(folder: Path) -> dict[str, dict[str, list]]:
+    return {split: read_conll(folder / name) for split, name in CONLL_FILES.items()}
+
+
+def conll_from_hub(repo_id: str, revision: str) -> dict[str, dict[str, list]]:
+    ds = _load_hub_dataset(repo_id, revision=revision)
+    return {s: {"tokens": [list(t) for t in ds[s]["tokens"]],
+                "ner_tags": [[int(x) for x in t] for t in ds[s]["ner_tags"]]} for s in SPLITS}
+
+
+# ---- shared --------------------------------------------------------------------------------
+
+def _load_hub_dataset(repo_id: str, revision: str | None = None):
+    import datasets
+
+    try:
+        return datasets.load_dataset(repo_id, revision=revision)
+    except Exception as e:  # the Hub client raises many types (connection, offline mode, 404)
+        raise PipelineError(
+            f"could not load dataset {repo_id!r} from the Hugging Face Hub ({type(e).__name__}: {e}). "
+            "Offline? Set data.raw_dir in params.yaml to a folder with the original raw files "
+            "(rotten_tomatoes/, conll2003/) and data.source to auto or raw.") from None
+
+
+def check_counts(name: str, splits: dict[str, dict[str, list]]) -> None:
+    for split, expected in EXPECTED_ROWS[name].items():
+        got = len(next(iter(splits[split].values())))
+        if got != expected:
+            raise PipelineError(f"{name}/{split}: {got} rows, expected {expected}")
+
+
+def write_splits(splits: dict[str, dict[str, list]], schema: pa.Schema, folder: Path) -> None:
+    """Parquet with a fixed schema and no pandas metadata: same rows give the same bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, columns in splits.items():
+        table = pa.table(columns, schema=schema)
+        pq.write_table(table, folder / f"{split}.parquet", compression="zstd")
+
+
+def fewshot_sample(train: dict[str, list], per_class: int, seed: int) -> dict[str, list]:
+    """`per_class` examples of each label drawn without replacement, class 0 first, rows in order."""
+    labels = np.asarray(train["label"])
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in range(len(SENTIMENT_LABELS)):
+        candidates = np.flatnonzero(labels == label)
+        if per_class > len(candidates):
+            raise PipelineError(f"params.yaml: data.fewshot_per_class = {per_class} exceeds the "
+                                f"{len(candidates)} training examples of class {SENTIMENT_LABELS[label]}")
+        chosen.extend(sorted(rng.choice(candidates, size=per_class, replace=False).tolist()))
+    return {"text": [train["text"][i] for i in chosen], "label": [train["label"][i] for i in chosen]}
+
+
+def read_split(folder: Path, split: str):
+    """A prepared split as a `datasets.Dataset`."""
+    import datasets
+
+    return datasets.Dataset(pq.read_table(folder / f"{split}.parquet"))

