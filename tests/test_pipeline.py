@@ -1,0 +1,90 @@
+"""End to end: the real `dvc repro` of prepare + fine-tune in a temporary copy of the repository,
+on the smoke profile, offline (HF_HUB_OFFLINE=1), with the raw files as the data source."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+RUNS = ("full", "head_only", "first_blocks")
+
+
+def sh(*cmd, cwd, env):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory, raw_dir):
+    repo = tmp_path_factory.mktemp("pipeline") / "repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if name == "dvc.lock" or name.startswith(("metrics/", "tests/")) or not (REPO / name).is_file():
+            continue
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, repo / name)
+    params = (repo / "params.yaml").read_text()
+    params = re.sub(r"(?m)^profile: \w+", "profile: smoke", params)
+    params = re.sub(r"(?m)^  raw_dir: .*$", f"  raw_dir: {raw_dir}", params)
+    (repo / "params.yaml").write_text(params)
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+    sh("git", "init", "-q", "-b", "main", cwd=repo, env=env)
+    sh("git", "add", "-A", cwd=repo, env=env)
+    sh("git", "commit", "-qm", "smoke", cwd=repo, env=env)
+    out = sh("dvc", "repro", cwd=repo, env=env)
+    return repo, env, out
+
+
+def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
+    repo, _, out = smoke_repo
+    assert "loading raw files from" in out
+    for split in ("train", "validation", "test"):
+        assert (repo / "data/prepared/rotten_tomatoes" / f"{split}.parquet").is_file()
+        assert (repo / "data/prepared/conll2003" / f"{split}.parquet").is_file()
+    assert (repo / "data/prepared/fewshot/train.parquet").is_file()
+    metrics = {}
+    for run in RUNS:
+        assert (repo / "data/models/fine_tune" / run / "model.safetensors").is_file()
+        assert (repo / "data/models/fine_tune" / run / "tokenizer.json").is_file()
+        assert (repo / "metrics/live/fine_tune" / run / "plots/metrics/train/loss.tsv").is_file()
+        metrics[run] = m = json.loads((repo / "metrics/fine_tune" / f"{run}.json").read_text())
+        for key in ("test_f1", "test_accuracy", "validation_f1", "validation_accuracy"):
+            assert 0.0 <= m[key] <= 1.0
+        assert 0.0 < m["train_loss"] < 5.0 and m["train_samples"] == 64
+        assert m["train_samples_per_second"] > 0
+    # MiniLM: 384-wide pooled output -> 2 labels; the head alone trains in head_only
+    assert metrics["head_only"]["trainable_params"] == 384 * 2 + 2
+    assert metrics["head_only"]["trainable_params"] < metrics["first_blocks"]["trainable_params"] \
+        < metrics["full"]["trainable_params"] == metrics["full"]["total_params"]
+    assert (repo / "dvc.lock").is_file()
+
+
+def test_second_repro_is_a_no_op(smoke_repo):
+    repo, env, _ = smoke_repo
+    out = sh("dvc", "status", cwd=repo, env=env)
+    assert "up to date" in out
+
+
+def test_param_experiment_shows_in_params_and_metrics_diff(smoke_repo):
+    repo, env, _ = smoke_repo
+    sh("git", "add", "-A", cwd=repo, env=env)
+    sh("git", "commit", "-qm", "baseline results", cwd=repo, env=env)
+    out = sh("dvc", "exp", "run", "-S", "profiles.smoke.fine_tune.learning_rate=0.0001", cwd=repo, env=env)
+    assert "Running stage 'fine-tune@full'" in out
+    assert "Stage 'prepare' didn't change, skipping" in out  # only the stages that read the param
+    params = sh("dvc", "params", "diff", "--md", cwd=repo, env=env)
+    assert "profiles.smoke.fine_tune.learning_rate" in params and "0.0001" in params
+    metrics = sh("dvc", "metrics", "diff", "--md", cwd=repo, env=env)
+    assert "metrics/fine_tune/full.json" in metrics and "train_loss" in metrics
