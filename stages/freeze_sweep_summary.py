@@ -1,0 +1,36 @@
+"""Stage `freeze-sweep-summary`: the sweep's points as metrics/freeze_sweep.csv (a DVC plot) and
+metrics/freeze_sweep.json (mean F1 per trainable-block count and where performance stabilises)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from stages.freeze_sweep import POINTS
+from stages.lib import sweep
+from stages.lib.config import (PipelineError, is_positive_number, load_params, require, stage_main)
+from stages.lib.outputs import write_json
+
+
+@stage_main
+def main() -> None:
+    cfg = load_params().get("sweep") or {}
+    blocks = require(cfg, "frozen_blocks", "sweep", lambda v: isinstance(v, list) and v, "a list of integers")
+    seeds = require(cfg, "seeds", "sweep", lambda v: isinstance(v, list) and v, "a list of integers")
+    tolerance = require(cfg, "stable_tolerance", "sweep", is_positive_number, "a positive F1 difference")
+    try:
+        rows = sweep.collect(POINTS, blocks, seeds)
+    except FileNotFoundError as e:
+        raise PipelineError(str(e)) from None
+    out = Path("metrics/freeze_sweep.csv")
+    with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".csv") as tmp:
+        pass
+    sweep.write_csv(rows, Path(tmp.name))
+    Path(tmp.name).replace(out)
+    result = sweep.summary(rows, tolerance)
+    write_json(Path("metrics/freeze_sweep.json"), result)
+    print(f"freeze-sweep-summary: {len(rows)} points; stable from "
+          f"{result['stable_trainable_blocks']} trainable blocks")
+
+
+if __name__ == "__main__":
+    main()

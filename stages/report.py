@@ -1,0 +1,54 @@
+"""Stage `report`: papermill executes reports/report.ipynb over the metrics, nbconvert renders it
+to standalone HTML (code hidden, images embedded, no CDN scripts): reports/report.html, plus the
+sweep figure as reports/freeze_sweep.png."""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from stages.lib.config import load_params, select_profile, stage_main
+from stages.lib.outputs import write_text
+
+NOTEBOOK = Path("reports/report.ipynb")
+HTML = Path("reports/report.html")
+FIGURE = Path("reports/freeze_sweep.png")
+
+
+def to_html(notebook: Path) -> str:
+    """Standalone HTML: code cells hidden, no script fetched from a CDN."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, mathjax_url="", require_js_url="")
+    html, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    return re.sub(r'<script src=""></script>\s*', "", html)
+
+
+@stage_main
+def main() -> None:
+    import papermill
+
+    params = load_params()
+    name, profile = select_profile(params)
+    parameters = {
+        "profile": name,
+        "models": {"classifier": profile.get("classifier_model"), "setfit": profile.get("setfit_model")},
+        "book": params.get("report", {}).get("book", {}),
+        "stable_tolerance": params.get("sweep", {}).get("stable_tolerance", 0.01),
+        "metrics_dir": "metrics",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        executed, figure = Path(tmp) / "report.ipynb", Path(tmp) / "freeze_sweep.png"
+        papermill.execute_notebook(str(NOTEBOOK), str(executed), cwd=".", kernel_name="python3",
+                                   parameters={**parameters, "figure_path": str(figure)})
+        write_text(HTML, to_html(executed))
+        if figure.is_file():
+            shutil.move(figure, FIGURE)
+    print(f"report: wrote {HTML}" + (f" and {FIGURE}" if FIGURE.is_file() else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+import json
+
+import pytest
+
+from stages.lib import sweep
+
+
+def write_points(folder, f1s_by_frozen, seeds=(1, 2), total_blocks=6):
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, f1s in f1s_by_frozen.items():
+        for seed, f1 in zip(seeds, f1s):
+            sweep.point_path(folder, k, seed).write_text(json.dumps(
+                {"test_f1": f1, "test_accuracy": f1, "train_runtime_s": 10.0, "total_blocks": total_blocks}))
+
+
+def test_collect_and_csv(tmp_path):
+    write_points(tmp_path / "p", {0: [0.82, 0.84], 6: [0.60, 0.70]})
+    rows = sweep.collect(tmp_path / "p", [0, 6], [1, 2])
+    assert [(r["frozen_blocks"], r["trainable_blocks"], r["seed"]) for r in rows] == \
+        [(0, 6, 1), (0, 6, 2), (6, 0, 1), (6, 0, 2)]
+    sweep.write_csv(rows, tmp_path / "s.csv")
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0] == "frozen_blocks,trainable_blocks,seed,f1,accuracy,train_seconds"
+    assert lines[1] == "0,6,1,0.82,0.82,10.0"
+
+
+def test_missing_point_is_named(tmp_path):
+    write_points(tmp_path, {0: [0.8, 0.8]})
+    with pytest.raises(FileNotFoundError, match="blocks3_seed1.json"):
+        sweep.collect(tmp_path, [0, 3], [1, 2])
+
+
+def test_stats_and_stable_point_chosen_from_data():
+    rows = [{"trainable_blocks": n, "f1": f1}
+            for n, f1s in {0: [0.60, 0.70], 1: [0.78, 0.80], 2: [0.835, 0.845], 3: [0.85, 0.85]}.items()
+            for f1 in f1s]
+    stats = sweep.by_trainable_blocks(rows)
+    assert stats[0] == {"mean": pytest.approx(0.65), "sd": pytest.approx(0.05), "min": 0.60, "max": 0.70, "seeds": 2}
+    assert sweep.stable_from(stats, 0.01) == 2      # 0.84 is within 0.01 of 0.85
+    assert sweep.stable_from(stats, 0.005) == 3
+    assert sweep.stable_from(stats, 0.3) == 0
+
+
+def test_a_dip_above_the_threshold_moves_the_stable_point():
+    # 7 frozen beat 6 in the book; a later dip below best - tolerance must not be skipped over
+    stats = {0: {"mean": 0.70}, 1: {"mean": 0.85}, 2: {"mean": 0.80}, 3: {"mean": 0.85}}
+    assert sweep.stable_from(stats, 0.01) == 3
+
+
+def test_figure_in_the_books_style(tmp_path):
+    rows = [{"trainable_blocks": n, "f1": 0.6 + 0.04 * n + 0.01 * s} for n in range(7) for s in range(2)]
+    fig = sweep.plot(rows, 0.01, tmp_path / "f.png")
+    ax = fig.axes[0]
+    assert ax.get_title() == "Effect of Frozen Encoder Blocks on Training Performance"
+    assert ax.get_xlabel() == "Trainable encoder blocks" and ax.get_ylabel() == "F1-score"
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
