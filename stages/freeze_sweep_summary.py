@@ -2,13 +2,12 @@
 metrics/freeze_sweep.json (mean F1 per trainable-block count and where performance stabilises)."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from stages.freeze_sweep import POINTS
 from stages.lib import sweep
 from stages.lib.config import (PipelineError, is_positive_number, load_params, require, stage_main)
-from stages.lib.outputs import write_json
+from stages.lib.outputs import write_json, write_text
 
 
 @stage_main
@@ -21,11 +20,7 @@ def main() -> None:
         rows = sweep.collect(POINTS, blocks, seeds)
     except FileNotFoundError as e:
         raise PipelineError(str(e)) from None
-    out = Path("metrics/freeze_sweep.csv")
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".csv") as tmp:
-        pass
-    sweep.write_csv(rows, Path(tmp.name))
-    Path(tmp.name).replace(out)
+    write_text(Path("metrics/freeze_sweep.csv"), sweep.to_csv(rows))
     result = sweep.summary(rows, tolerance)
     write_json(Path("metrics/freeze_sweep.json"), result)
     print(f"freeze-sweep-summary: {len(rows)} points; stable from "

@@ -24,7 +24,7 @@ def to_html(notebook: Path) -> str:
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, mathjax_url="", require_js_url="")
     html, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    return re.sub(r'<script src=""></script>\s*', "", html)
+    return re.sub(r'<script src="">\s*</script>\s*', "", html)
 
 
 @stage_main

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_diff_table_between_two_commits(tmp_path):
         (tmp_path / "metrics/m.json").write_text(json.dumps({"test_f1": f1}))
         run("git", "add", "-A")
         run("git", "commit", "-qm", f"lr {lr}")
-    out = run(sys.executable, str(REPO / "tools/metrics_diff.py"), "HEAD~1")
+    out = re.sub(r" +", " ", run(sys.executable, str(REPO / "tools/metrics_diff.py"), "HEAD~1"))
     assert "## Metrics against `HEAD~1`" in out
     assert "| metrics/m.json | test_f1 | 0.8 | 0.85 | 0.05 |" in out
     assert "| params.yaml | lr | 2e-05 | 5e-05 |" in out

@@ -1,5 +1,5 @@
-"""End to end: the real `dvc repro` of prepare + fine-tune in a temporary copy of the repository,
-on the smoke profile, offline (HF_HUB_OFFLINE=1), with the raw files as the data source."""
+"""End to end: the real `dvc repro` of the whole pipeline in a temporary copy of the repository,
+on the smoke profile with a 2 x 2 freeze sweep, offline (HF_HUB_OFFLINE=1), from the raw files."""
 import json
 import os
 import re
@@ -34,6 +34,8 @@ def smoke_repo(tmp_path_factory, raw_dir):
     params = (repo / "params.yaml").read_text()
     params = re.sub(r"(?m)^profile: \w+", "profile: smoke", params)
     params = re.sub(r"(?m)^  raw_dir: .*$", f"  raw_dir: {raw_dir}", params)
+    params = re.sub(r"(?m)^  frozen_blocks: .*$", "  frozen_blocks: [0, 6]", params)
+    params = re.sub(r"(?m)^  seeds: .*$", "  seeds: [1, 2]", params)
     (repo / "params.yaml").write_text(params)
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",
@@ -71,10 +73,39 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
     assert (repo / "dvc.lock").is_file()
 
 
+def test_sweep_summary_and_report(smoke_repo):
+    repo, _, _ = smoke_repo
+    lines = (repo / "metrics/freeze_sweep.csv").read_text().splitlines()
+    assert lines[0] == "frozen_blocks,trainable_blocks,seed,f1,accuracy,train_seconds"
+    assert [line.split(",")[:3] for line in lines[1:]] == \
+        [["0", "6", "1"], ["0", "6", "2"], ["6", "0", "1"], ["6", "0", "2"]]
+    summary = json.loads((repo / "metrics/freeze_sweep.json").read_text())
+    assert summary["points"] == 4 and summary["stable_trainable_blocks"] in (0, 6)
+    html = (repo / "reports/report.html").read_text()
+    assert "Every metric next to the book" in html and "fine_tune/full" in html
+    assert "data:image/png;base64" in html            # figures embedded
+    assert not re.search(r"<script[^>]+src=", html)   # opens offline: no CDN scripts
+    assert "def flatten" not in html                  # code cells hidden
+    assert "has not run yet" in html                  # later stages are placeholders, not errors
+    assert (repo / "reports/freeze_sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_second_repro_is_a_no_op(smoke_repo):
     repo, env, _ = smoke_repo
     out = sh("dvc", "status", cwd=repo, env=env)
     assert "up to date" in out
+
+
+def test_a_new_sweep_point_runs_alone(smoke_repo):
+    repo, env, _ = smoke_repo
+    params = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(params.replace("  seeds: [1, 2]", "  seeds: [1, 3]"))
+    try:
+        out = sh("dvc", "status", cwd=repo, env=env)
+    finally:
+        (repo / "params.yaml").write_text(params)
+    stages = {line.rstrip(":") for line in out.splitlines() if line and not line[0].isspace()}
+    assert stages == {"freeze-sweep@0-3", "freeze-sweep@6-3", "freeze-sweep-summary"}
 
 
 def test_param_experiment_shows_in_params_and_metrics_diff(smoke_repo):

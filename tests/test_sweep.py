@@ -18,8 +18,7 @@ def test_collect_and_csv(tmp_path):
     rows = sweep.collect(tmp_path / "p", [0, 6], [1, 2])
     assert [(r["frozen_blocks"], r["trainable_blocks"], r["seed"]) for r in rows] == \
         [(0, 6, 1), (0, 6, 2), (6, 0, 1), (6, 0, 2)]
-    sweep.write_csv(rows, tmp_path / "s.csv")
-    lines = (tmp_path / "s.csv").read_text().splitlines()
+    lines = sweep.to_csv(rows).splitlines()
     assert lines[0] == "frozen_blocks,trainable_blocks,seed,f1,accuracy,train_seconds"
     assert lines[1] == "0,6,1,0.82,0.82,10.0"
 

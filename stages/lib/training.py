@@ -90,15 +90,16 @@ def scratch_dir() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="trainer-")
 
 
-def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_out: Path,
-                       live_dir: Path) -> dict:
-    """Fine-tune `model_name` on the prepared sentiment splits; save it; return its metrics."""
+def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_out: Path | None = None,
+                       live_dir: Path | None = None) -> dict:
+    """Fine-tune `model_name` on the prepared sentiment splits; return its metrics. The model is
+    saved to `model_out` and the training curves logged with DVCLive to `live_dir` when given."""
     from dvclive import Live
     from transformers import set_seed
     from transformers.integrations import DVCLiveCallback
 
     from stages.lib.data import SENTIMENT_LABELS, read_split
-    from stages.lib.freezing import apply_freezing, count_parameters
+    from stages.lib.freezing import apply_freezing, count_parameters, encoder_blocks
     from stages.lib.metrics import classification_metrics
     from stages.lib.models import load_sequence_classifier
     from stages.lib.outputs import atomic_dir
@@ -112,11 +113,14 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
     evals = {split: tokenize(subset(read_split(data_dir, split), hp["max_eval_samples"], seed), tokenizer)
              for split in ("validation", "test")}
 
-    live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None)
+    callbacks = []
+    if live_dir is not None:
+        callbacks.append(DVCLiveCallback(live=Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None)))
     with scratch_dir() as tmp:
-        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), [DVCLiveCallback(live=live)])
+        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), callbacks)
         result = trainer.train()
         scores = {split: classification_metrics(*predict_labels(trainer, ds)) for split, ds in evals.items()}
+    if model_out is not None:
         with atomic_dir(model_out) as out:
             tokenizer.save_pretrained(out)  # tokenizer first: never a model without its tokenizer
             model.save_pretrained(out)  # safetensors; no pickled training_args.bin
@@ -131,5 +135,6 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
         "train_samples_per_second": result.metrics["train_samples_per_second"],
         "train_samples": len(train),
         "bf16": int(hp["bf16"]),
+        "total_blocks": len(encoder_blocks(model)),
         **count_parameters(model),
     }
