@@ -7,7 +7,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup repro test clean-venv
+.PHONY: setup repro test diff clean-venv
 
 setup: $(STAMP)
 
@@ -28,3 +28,8 @@ test: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Params and metrics of the workspace against a git ref, as Markdown (what pull requests get).
+REF ?= main
+diff: $(STAMP)
+	python tools/metrics_diff.py $(REF)

@@ -1,8 +1,10 @@
-"""Stage `fine-tune`: one of the chapter's runs (full, head only, first blocks frozen).
+"""Stage `fine-tune`: one of the chapter's runs (full, head only, first blocks frozen, or full from
+the mlm-pretrain checkpoint).
 
-    python -m stages.fine_tune --run full|head_only|first_blocks
+    python -m stages.fine_tune --run full|head_only|first_blocks|from_mlm
 
-Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>}; writes
+Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>}; a run may set its own `model`
+(a Hub id or folder) and override fine_tune keys. Writes
 data/models/fine_tune/<run>/ (model + tokenizer, safetensors), metrics/fine_tune/<run>.json and
 DVCLive training curves under metrics/live/fine_tune/<run>/.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stages.lib.config import PipelineError, load_params, require, select_profile, stage_main
+from stages.lib.config import PipelineError, load_params, require_model, select_profile, stage_main
 from stages.lib.freezing import FREEZE_KEYS, FreezeSpec
 from stages.lib.outputs import write_json
 from stages.lib.training import HPARAM_KEYS, train_and_evaluate, validate_hparams
@@ -26,12 +28,15 @@ def run_settings(profile_name: str, profile: dict, run: str) -> tuple[str, Freez
     if run not in runs:
         raise PipelineError(f"params.yaml: {where}.runs has no run {run!r}; defined: {', '.join(runs)}")
     settings = runs[run] or {}
-    unknown = set(settings) - set(FREEZE_KEYS) - set(HPARAM_KEYS)
+    accepted = ("model",) + FREEZE_KEYS + HPARAM_KEYS
+    unknown = set(settings) - set(accepted)
     if unknown:
         raise PipelineError(f"params.yaml: {where}.runs.{run}: unknown key(s) {', '.join(sorted(unknown))}; "
-                            f"accepted: {', '.join(FREEZE_KEYS + HPARAM_KEYS)}")
-    model = require(profile, "classifier_model", where, lambda v: isinstance(v, str) and v != "",
-                    "a Hugging Face Hub id or a local folder")
+                            f"accepted: {', '.join(accepted)}")
+    if "model" in settings:  # a run may start from another checkpoint (the mlm-pretrain model)
+        model = require_model(settings, "model", f"{where}.runs.{run}")
+    else:
+        model = require_model(profile, "classifier_model", where)
     spec = FreezeSpec.from_params(settings, f"{where}.runs.{run}")
     overrides = {k: v for k, v in settings.items() if k in HPARAM_KEYS}
     hp = validate_hparams({**(profile.get("fine_tune") or {}), **overrides}, f"{where}.fine_tune")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stages.lib.config import PipelineError, load_params, require, select_profile, stage_main
+from stages.lib.config import PipelineError, load_params, require_model, select_profile, stage_main
 from stages.lib.freezing import FreezeSpec
 from stages.lib.outputs import write_json
 from stages.lib.sweep import point_path
@@ -30,8 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     name, profile = select_profile(load_params())
     where = f"profiles.{name}"
-    model = require(profile, "classifier_model", where, lambda v: isinstance(v, str) and v != "",
-                    "a Hugging Face Hub id or a local folder")
+    model = require_model(profile, "classifier_model", where)
     overrides = profile.get("sweep") or {}
     if not isinstance(overrides, dict):
         raise PipelineError(f"params.yaml: {where}.sweep must map fine_tune keys to values")

@@ -27,26 +27,32 @@ def to_html(notebook: Path) -> str:
     return re.sub(r'<script src="">\s*</script>\s*', "", html)
 
 
-@stage_main
-def main() -> None:
+def render(notebook: Path, parameters: dict, html: Path, figure: Path) -> None:
+    """Execute `notebook` with `parameters`; write its HTML, and the sweep figure if it drew one."""
     import papermill
 
+    with tempfile.TemporaryDirectory() as tmp:
+        executed, drawn = Path(tmp) / notebook.name, Path(tmp) / figure.name
+        papermill.execute_notebook(str(notebook), str(executed), cwd=".", kernel_name="python3",
+                                   parameters={**parameters, "figure_path": str(drawn)})
+        write_text(html, to_html(executed))
+        if drawn.is_file():
+            shutil.move(drawn, figure)
+
+
+@stage_main
+def main() -> None:
     params = load_params()
     name, profile = select_profile(params)
     parameters = {
         "profile": name,
-        "models": {"classifier": profile.get("classifier_model"), "setfit": profile.get("setfit_model")},
+        "models": {"classifier": profile.get("classifier_model"), "setfit": profile.get("setfit_model"),
+                   "ner": profile.get("ner_model")},
         "book": params.get("report", {}).get("book", {}),
         "stable_tolerance": params.get("sweep", {}).get("stable_tolerance", 0.01),
         "metrics_dir": "metrics",
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        executed, figure = Path(tmp) / "report.ipynb", Path(tmp) / "freeze_sweep.png"
-        papermill.execute_notebook(str(NOTEBOOK), str(executed), cwd=".", kernel_name="python3",
-                                   parameters={**parameters, "figure_path": str(figure)})
-        write_text(HTML, to_html(executed))
-        if figure.is_file():
-            shutil.move(figure, FIGURE)
+    render(NOTEBOOK, parameters, HTML, FIGURE)
     print(f"report: wrote {HTML}" + (f" and {FIGURE}" if FIGURE.is_file() else ""))
 
 

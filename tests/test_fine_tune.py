@@ -37,3 +37,13 @@ def test_unknown_profile_and_run_and_key(cpu):
     cpu["runs"]["full"] = {"frozen_block": 3}
     with pytest.raises(PipelineError, match="runs.full: unknown key.*frozen_block"):
         run_settings("cpu", cpu, "full")
+
+
+def test_a_run_may_start_from_another_checkpoint(cpu):
+    cpu["runs"]["from_mlm"] = {"model": "data/models/mlm_pretrain"}
+    model, spec, hp = run_settings("cpu", cpu, "from_mlm")
+    assert model == "data/models/mlm_pretrain" and spec == FreezeSpec()
+    assert run_settings("cpu", cpu, "full")[0] == cpu["classifier_model"]
+    cpu["runs"]["from_mlm"] = {"model": ""}
+    with pytest.raises(PipelineError, match="runs.from_mlm.model = '' is invalid"):
+        run_settings("cpu", cpu, "from_mlm")

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import REPO
 
-RUNS = ("full", "head_only", "first_blocks")
+RUNS = ("full", "head_only", "first_blocks", "from_mlm")
 
 
 def sh(*cmd, cwd, env):
@@ -60,7 +60,7 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
     for run in RUNS:
         assert (repo / "data/models/fine_tune" / run / "model.safetensors").is_file()
         assert (repo / "data/models/fine_tune" / run / "tokenizer.json").is_file()
-        assert (repo / "metrics/live/fine_tune" / run / "plots/metrics/train/loss.tsv").is_file()
+        assert (repo / "metrics/live/fine_tune" / run / "plots/metrics/loss.tsv").is_file()
         metrics[run] = m = json.loads((repo / "metrics/fine_tune" / f"{run}.json").read_text())
         for key in ("test_f1", "test_accuracy", "validation_f1", "validation_accuracy"):
             assert 0.0 <= m[key] <= 1.0
@@ -70,7 +70,44 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
     assert metrics["head_only"]["trainable_params"] == 384 * 2 + 2
     assert metrics["head_only"]["trainable_params"] < metrics["first_blocks"]["trainable_params"] \
         < metrics["full"]["trainable_params"] == metrics["full"]["total_params"]
+    assert metrics["from_mlm"]["trainable_params"] == metrics["full"]["trainable_params"]
     assert (repo / "dvc.lock").is_file()
+
+
+def test_mlm_pretrain_outputs(smoke_repo):
+    repo, _, _ = smoke_repo
+    m = json.loads((repo / "metrics/mlm_pretrain.json").read_text())
+    assert m["mlm_head_pretrained"] == 0  # MiniLM ships no MLM head
+    assert m["test_perplexity_after"] > 1 and m["test_perplexity_before"] > 1
+    fills = json.loads((repo / "metrics/mlm_fill_mask.json").read_text())["probes"]
+    assert fills[0]["sentence"] == "What a horrible [MASK]!"
+    assert len(fills[0]["before"]) == len(fills[0]["after"]) == 5
+    assert (repo / "data/models/mlm_pretrain/model.safetensors").is_file()
+
+
+def test_setfit_outputs(smoke_repo):
+    repo, _, _ = smoke_repo
+    m = json.loads((repo / "metrics/setfit.json").read_text())
+    assert 0.0 <= m["test_f1"] <= 1.0 and m["samples_per_class"] == 8 and m["test_rows"] == 64
+    assert m["contrastive_pairs"] == 2 * 2 * 16  # num_iterations x 2 x examples (smoke profile)
+    assert set(m["learning_curve"]) == {"4", "8"}
+    assert (repo / "data/models/setfit/model.safetensors").is_file()
+
+
+def test_ner_outputs(smoke_repo):
+    repo, _, _ = smoke_repo
+    m = json.loads((repo / "metrics/ner.json").read_text())
+    for key in ("test_entity_f1", "test_entity_f1_strict", "test_book_token_f1", "test_f1_PER"):
+        assert 0.0 <= m[key] <= 1.0
+    assert m["train_samples"] == 64 and m["test_sentences"] == 64
+    lines = (repo / "data/ner/test_predictions.jsonl").read_text().splitlines()
+    assert len(lines) == 64
+    first = json.loads(lines[0])
+    assert set(first) == {"tokens", "gold", "pred"} and len(first["tokens"]) == len(first["pred"])
+    probes = json.loads((repo / "metrics/ner_probes.json").read_text())["probes"]
+    assert probes[0]["sentence"] == "My name is Maarten." and isinstance(probes[0]["entities"], list)
+    assert (repo / "metrics/live/ner/plots/metrics/loss.tsv").is_file()
+    assert (repo / "data/models/ner/model.safetensors").is_file()
 
 
 def test_sweep_summary_and_report(smoke_repo):
@@ -86,7 +123,7 @@ def test_sweep_summary_and_report(smoke_repo):
     assert "data:image/png;base64" in html            # figures embedded
     assert not re.search(r"<script[^>]+src=", html)   # opens offline: no CDN scripts
     assert "def flatten" not in html                  # code cells hidden
-    assert "has not run yet" in html                  # later stages are placeholders, not errors
+    assert "has not run yet" not in html              # every stage's section is filled
     assert (repo / "reports/freeze_sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 

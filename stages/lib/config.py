@@ -71,6 +71,12 @@ def is_optional_positive_int(v: Any) -> bool:
     return v is None or is_positive_int(v)
 
 
+def require_model(section: dict, key: str, where: str) -> str:
+    """A model param: a Hugging Face Hub id or a local folder (resolved by stages.lib.models)."""
+    return require(section, key, where, lambda v: isinstance(v, str) and v != "",
+                   "a Hugging Face Hub id or a local folder")
+
+
 def stage_main(fn: Callable[..., None]) -> Callable[..., None]:
     """Run a stage's main(): a PipelineError prints one line and exits with status 2."""
 

@@ -90,15 +90,33 @@ def resolve_model(name: str) -> str:
 
 
 def load_sequence_classifier(name: str, labels: tuple[str, ...]):
-    """(tokenizer, model with a fresh classification head over `labels`) for a model id or path."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """(tokenizer, model with a fresh sentence classification head over `labels`)."""
+    from transformers import AutoModelForSequenceClassification
+
+    return load_classifier(AutoModelForSequenceClassification, name, labels)
+
+
+def load_token_classifier(name: str, labels: tuple[str, ...]):
+    """(tokenizer, model with a fresh per-token classification head over `labels`)."""
+    from transformers import AutoModelForTokenClassification
+
+    return load_classifier(AutoModelForTokenClassification, name, labels)
+
+
+def load_classifier(auto_class, name: str, labels: tuple[str, ...]):
+    """(tokenizer, `auto_class` model with a fresh head over `labels`) for a model id or path."""
+    return load_pretrained(auto_class, name, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                           label2id={label: i for i, label in enumerate(labels)})
+
+
+def load_pretrained(auto_class, name: str, **model_kwargs):
+    """(tokenizer, `auto_class`.from_pretrained(source, **model_kwargs)) for a model id or path."""
+    from transformers import AutoTokenizer
 
     source = resolve_model(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)})
+        model = auto_class.from_pretrained(source, **model_kwargs)
     except OSError as e:
         raise PipelineError(
             f"could not load model {name!r} ({type(e).__name__}: {e}). It is neither a local folder "

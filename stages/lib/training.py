@@ -56,7 +56,8 @@ def tokenize(ds, tokenizer):
                   remove_columns=["text"], desc="tokenize")
 
 
-def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbacks=()):
+def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbacks=(), collator=None):
+    """The Trainer for `hp`; `collator` defaults to padding inputs only (sentence labels)."""
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
     args = TrainingArguments(
@@ -77,12 +78,32 @@ def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbac
         disable_tqdm=False,
     )
     return Trainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
-                   data_collator=DataCollatorWithPadding(tokenizer), callbacks=list(callbacks))
+                   data_collator=collator or DataCollatorWithPadding(tokenizer), callbacks=list(callbacks))
 
 
 def predict_labels(trainer, ds) -> tuple[list[int], list[int]]:
     out = trainer.predict(ds)
     return out.label_ids.tolist(), out.predictions.argmax(-1).tolist()
+
+
+def save_model(tokenizer, model, folder: Path) -> None:
+    """Save both atomically, tokenizer first: never a model folder without its tokenizer."""
+    from stages.lib.outputs import atomic_dir
+
+    with atomic_dir(folder) as out:
+        tokenizer.save_pretrained(out)
+        model.save_pretrained(out)  # safetensors; no pickled training_args.bin
+
+
+def live_callbacks(live_dir: Path | None) -> list:
+    """Log training curves with DVCLive to `live_dir` (none when None). No DVC experiment is
+    saved from inside a stage: `dvc exp run` does that."""
+    if live_dir is None:
+        return []
+    from dvclive import Live
+    from transformers.integrations import DVCLiveCallback
+
+    return [DVCLiveCallback(live=Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None))]
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory:
@@ -94,15 +115,12 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
                        live_dir: Path | None = None) -> dict:
     """Fine-tune `model_name` on the prepared sentiment splits; return its metrics. The model is
     saved to `model_out` and the training curves logged with DVCLive to `live_dir` when given."""
-    from dvclive import Live
     from transformers import set_seed
-    from transformers.integrations import DVCLiveCallback
 
     from stages.lib.data import SENTIMENT_LABELS, read_split
     from stages.lib.freezing import apply_freezing, count_parameters, encoder_blocks
     from stages.lib.metrics import classification_metrics
     from stages.lib.models import load_sequence_classifier
-    from stages.lib.outputs import atomic_dir
 
     set_seed(hp["seed"])  # the new head's initialisation
     tokenizer, model = load_sequence_classifier(model_name, SENTIMENT_LABELS)
@@ -113,17 +131,12 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
     evals = {split: tokenize(subset(read_split(data_dir, split), hp["max_eval_samples"], seed), tokenizer)
              for split in ("validation", "test")}
 
-    callbacks = []
-    if live_dir is not None:
-        callbacks.append(DVCLiveCallback(live=Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None)))
     with scratch_dir() as tmp:
-        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), callbacks)
+        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), live_callbacks(live_dir))
         result = trainer.train()
         scores = {split: classification_metrics(*predict_labels(trainer, ds)) for split, ds in evals.items()}
     if model_out is not None:
-        with atomic_dir(model_out) as out:
-            tokenizer.save_pretrained(out)  # tokenizer first: never a model without its tokenizer
-            model.save_pretrained(out)  # safetensors; no pickled training_args.bin
+        save_model(tokenizer, model, model_out)
 
     return {
         "test_f1": scores["test"]["f1"],

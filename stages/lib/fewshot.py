@@ -1,0 +1,124 @@
+"""SetFit, the chapter's few-shot classifier: contrastive fine-tuning of a Sentence Transformer on
+sentence pairs, then a logistic-regression head on its embeddings; plus a learning curve over the
+number of labelled examples per class."""
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from stages.lib.config import PipelineError
+from stages.lib.data import SENTIMENT_LABELS, fewshot_sample, read_split
+from stages.lib.metrics import classification_metrics
+from stages.lib.models import resolve_model
+from stages.lib.outputs import atomic_dir
+from stages.lib.training import subset
+
+
+def draw_samples(train: dict[str, list], sizes: list[int], seed: int, where: str) -> dict[int, dict]:
+    """n examples per class for each n in `sizes`, drawn by prepare's sampler with prepare's seed,
+    so the n = data.fewshot_per_class draw is exactly data/prepared/fewshot."""
+    counts = Counter(train["label"])
+    fewest = min(range(len(SENTIMENT_LABELS)), key=lambda label: counts[label])
+    for n in sizes:
+        if n > counts[fewest]:  # checked here: fewshot_sample's own error names data.fewshot_per_class
+            raise PipelineError(f"params.yaml: {where}.samples_per_class: {n} exceeds the {counts[fewest]} "
+                                f"training examples of class {SENTIMENT_LABELS[fewest]}; "
+                                f"accepted: positive integers up to {counts[fewest]}")
+    return {n: fewshot_sample(train, n, seed) for n in sizes}
+
+
+def check_prepared(samples: dict[int, dict], prepared: dict[str, list]) -> None:
+    """The draw with as many per class as the prepared few-shot file must be that file (else stale)."""
+    n = len(prepared["label"]) // len(SENTIMENT_LABELS)
+    if n in samples and samples[n] != prepared:
+        raise PipelineError(f"data/prepared/fewshot differs from the {n}-per-class draw of the training "
+                            "split with data.fewshot_seed; rerun the prepare stage (dvc repro prepare)")
+
+
+def f1_metric(y_pred, y_true) -> dict[str, float]:
+    """The Trainer's metric. A callable: metric="f1" makes setfit call evaluate.load (needs the Hub)."""
+    return classification_metrics(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist())
+
+
+def contrastive_pairs(trainer) -> int:
+    """How many sentence pairs the body was fine-tuned on per epoch, read from setfit.
+
+    SetFit does not augment text. It pairs the labelled sentences themselves: a positive pair is two
+    sentences of the same class (target cosine similarity 1), a negative pair two of different
+    classes (target 0). With `num_iterations` set, setfit 1.2 takes num_iterations positive and
+    num_iterations negative pairs per example, so pairs = num_iterations x 2 x examples:
+    20 x 2 x 32 = 1,280 for 16 per class (80 steps of 16 pairs an epoch). The 32 sentences have only
+    528 distinct pairs (272 same-class, each sentence with itself included, and 256 cross-class), so
+    setfit cycles through them: each pair is seen about 2.4 times an epoch. The pair dataset is the
+    train_dataset of setfit's SentenceTransformerTrainer; its length is checked against the formula.
+    """
+    pairs = len(trainer.st_trainer.train_dataset)
+    expected = trainer.args.num_iterations * 2 * len(trainer.train_dataset)
+    if pairs != expected:
+        raise RuntimeError(f"setfit generated {pairs} pairs, expected num_iterations x 2 x examples "
+                           f"= {expected}; has setfit's pair sampling changed?")
+    return pairs
+
+
+def load_setfit_model(name: str):
+    """A SetFit model (body + untrained logistic-regression head) over a Sentence Transformer."""
+    import setfit
+
+    try:
+        return setfit.SetFitModel.from_pretrained(resolve_model(name), labels=list(SENTIMENT_LABELS))
+    except OSError as e:
+        raise PipelineError(f"could not load SetFit model {name!r} ({type(e).__name__}: {e}); point the "
+                            "setfit_model param at a local Sentence Transformers folder") from None
+
+
+def train_setfit(model_name: str, train: dict[str, list], hp: dict):
+    """Train SetFit on `train` (text, label); returns (trainer, seconds spent in training).
+    `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...)."""
+    import datasets
+    import setfit
+
+    model = load_setfit_model(model_name)
+    with tempfile.TemporaryDirectory(prefix="setfit-") as tmp:  # nothing is kept there
+        args = setfit.TrainingArguments(output_dir=tmp, save_strategy="no", report_to="none", **hp)
+        trainer = setfit.Trainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(train),
+                                 metric=f1_metric)
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+    return trainer, seconds
+
+
+def save_model(model, out: Path) -> None:
+    """Body as safetensors, head as model_head.pkl (a scikit-learn object: joblib is setfit's format)."""
+    model.model_card_data.model_id = "/".join(Path(out).parts[-2:])  # README names out, not a temp dir
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+
+
+def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
+                   hp: dict, sample_seed: int, where: str, model_out: Path | None = None,
+                   max_eval_samples: int | None = None) -> dict:
+    """Train one SetFit model per n in `sizes` (n examples per class) and score each on the test split
+    (a seeded subset of max_eval_samples rows when given). The main n's scores are the top-level
+    metrics; its model is saved to `model_out` when given."""
+    train = read_split(data_dir, "train").to_dict()
+    test = subset(read_split(data_dir, "test"), max_eval_samples, hp["seed"])
+    samples = draw_samples(train, sizes, sample_seed, where)
+    check_prepared(samples, read_split(fewshot_dir, "train").to_dict())
+
+    curve = {}
+    for n in sizes:
+        trainer, seconds = train_setfit(model_name, samples[n], hp)
+        scores = trainer.evaluate(test)
+        row = curve[str(n)] = {"test_f1": scores["f1"], "test_accuracy": scores["accuracy"],
+                               "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds}
+        print(f"setfit: {n} per class: test F1 {row['test_f1']:.3f}, {row['contrastive_pairs']:,} pairs, "
+              f"{seconds:.0f} s")
+        if n == main_n and model_out is not None:
+            save_model(trainer.model, model_out)
+    return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test),
+            "learning_curve": curve}

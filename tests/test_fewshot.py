@@ -1,0 +1,103 @@
+import copy
+
+import pytest
+
+from stages.fewshot import setfit_settings
+from stages.lib import data
+from stages.lib.config import PipelineError, load_params
+from stages.lib.fewshot import check_prepared, contrastive_pairs, draw_samples, learning_curve, train_setfit
+from tests.conftest import REPO
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+WHERE = "profiles.smoke.setfit"
+TINY = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42}
+CURVE = {"samples_per_class": [4, 8], "main_samples_per_class": 8, "max_eval_samples": 64}
+PROFILE = {"setfit_model": MINILM, "setfit": {**TINY, **CURVE}}
+
+
+@pytest.fixture(scope="module")
+def prepared(raw_dir, tmp_path_factory):
+    """data/prepared as the prepare stage writes it: the splits and 16 per class with seed 42."""
+    out = tmp_path_factory.mktemp("prepared")
+    rt = data.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
+    data.write_splits(rt, data.SENTIMENT_SCHEMA, out / "rotten_tomatoes")
+    fewshot = data.fewshot_sample(rt["train"], 16, 42)
+    data.write_splits({"train": fewshot}, data.SENTIMENT_SCHEMA, out / "fewshot")
+    return out
+
+
+@pytest.fixture(scope="module")
+def train(prepared):
+    return data.read_split(prepared / "rotten_tomatoes", "train").to_dict()
+
+
+def test_the_repository_params_define_setfit_for_every_profile():
+    params = load_params(REPO / "params.yaml")
+    for name in ("book", "cpu", "smoke"):
+        setfit_settings(name, params["profiles"][name])  # validates everything the stage reads
+    model, book = setfit_settings("book", params["profiles"]["book"])
+    assert model == "sentence-transformers/all-mpnet-base-v2"
+    assert (book["num_epochs"], book["num_iterations"], book["main_samples_per_class"]) == (3, 20, 16)
+
+
+def test_learning_curve_draws_include_the_prepared_file(prepared, train):
+    samples = draw_samples(train, [8, 16, 64], 42, WHERE)
+    fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
+    assert samples[16] == fewshot_file
+    for n, sample in samples.items():
+        assert sample["label"] == [0] * n + [1] * n and len(set(sample["text"])) == 2 * n
+    check_prepared(samples, fewshot_file)
+    with pytest.raises(PipelineError, match="data/prepared/fewshot differs.*rerun the prepare stage"):
+        check_prepared(draw_samples(train, [16], 7, WHERE), fewshot_file)
+
+
+def test_samples_per_class_larger_than_a_class_names_the_parameter(train):
+    with pytest.raises(PipelineError, match=r"profiles\.smoke\.setfit\.samples_per_class: 5000 exceeds "
+                                            "the 4265 training examples of class neg"):
+        draw_samples(train, [8, 5000], 42, WHERE)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("samples_per_class", [], "samples_per_class = .* accepted: a list of distinct positive integers"),
+    ("samples_per_class", 16, "samples_per_class = 16 is invalid"),
+    ("samples_per_class", [8, 0], "samples_per_class = .* is invalid"),
+    ("samples_per_class", [8, 8], "samples_per_class = .* is invalid"),
+    ("main_samples_per_class", 16, r"main_samples_per_class = 16 is invalid; accepted: one of .*\[4, 8\]"),
+    ("num_iterations", 0, "num_iterations = 0 is invalid; accepted: a positive integer"),
+    ("max_eval_samples", 0, "max_eval_samples = 0 is invalid"),
+    ("iterations", 20, r"unknown key\(s\) iterations; accepted: num_epochs"),
+])
+def test_bad_settings_name_the_parameter(key, value, message):
+    profile = copy.deepcopy(PROFILE)
+    profile["setfit"][key] = value
+    with pytest.raises(PipelineError, match=rf"params.yaml: {WHERE}.*{message}"):
+        setfit_settings("smoke", profile)
+
+
+def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):
+    """A real run on the 32-example file, stopped after one step: setfit still builds the whole
+    pair dataset (its length follows num_iterations; max_steps only caps the distinct pairs)."""
+    fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
+    trainer, _ = train_setfit(MINILM, fewshot_file, {**TINY, "num_iterations": 20, "max_steps": 1})
+    assert trainer.st_trainer.state.global_step == 1
+    assert contrastive_pairs(trainer) == 20 * 2 * 32 == 1280
+    assert sum(trainer.st_trainer.train_dataset["label"]) == 640  # half positive (label 1), half negative
+
+
+def test_tiny_end_to_end_run(prepared, tmp_path):
+    from setfit import SetFitModel
+
+    out = tmp_path / "models" / "setfit"
+    metrics = learning_curve(MINILM, prepared / "rotten_tomatoes", prepared / "fewshot", [4], 4, TINY, 42,
+                             WHERE, out, max_eval_samples=32)
+    assert metrics["test_rows"] == 32 and metrics["samples_per_class"] == 4
+    assert metrics["contrastive_pairs"] == 2 * 2 * 8
+    assert list(metrics["learning_curve"]) == ["4"]
+    for key in ("test_f1", "test_accuracy"):
+        assert 0 <= metrics[key] <= 1 and metrics[key] == metrics["learning_curve"]["4"][key]
+    assert metrics["train_seconds"] > 0
+    for name in ("model.safetensors", "model_head.pkl", "config_setfit.json", "README.md"):
+        assert (out / name).is_file()
+    assert not list(out.parent.glob(".setfit.*"))  # atomic_dir left no temporary folder
+    assert 'from_pretrained("models/setfit")' in (out / "README.md").read_text()
+    assert set(SetFitModel.from_pretrained(str(out)).predict(["a gem", "a mess"])) <= {"neg", "pos"}

@@ -1,0 +1,133 @@
+import json
+import math
+
+import datasets
+import pytest
+import torch
+
+from stages.lib import mlm
+from stages.lib.config import PipelineError
+from stages.lib.data import SENTIMENT_SCHEMA, rotten_tomatoes_from_raw, write_splits
+from stages.lib.models import resolve_model
+from stages.mlm_pretrain import mlm_settings, probe_settings
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+HP = {"learning_rate": 5e-5, "batch_size": 8, "epochs": 1, "weight_decay": 0.01, "seed": 42,
+      "bf16": False, "group_by_length": False, "max_train_samples": 32, "max_eval_samples": 16,
+      "logging_steps": 1}
+TEXTS = ["an unbelievably charming , playful romp .", "the film's ending is overwrought and predictable .",
+         "a masterpiece", "unwatchable"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_model(MINILM))
+
+
+def tokenized(tokenizer, texts):
+    return mlm.tokenize(datasets.Dataset.from_dict({"text": texts, "label": [0] * len(texts)}), tokenizer)
+
+
+def test_fill_mask_uses_the_tokenizers_own_mask_token():
+    from transformers import AutoTokenizer, MPNetConfig, MPNetForMaskedLM
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-mpnet-base-v2"))
+    assert tokenizer.mask_token == "<mask>"
+    torch.manual_seed(0)
+    model = MPNetForMaskedLM(MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, intermediate_size=37))
+    fills = mlm.fill_mask(model, tokenizer, "What a horrible [MASK]!", top_k=5)
+    assert len(fills) == 5 and all(set(f) == {"token", "score"} for f in fills)
+    assert all(isinstance(f["token"], str) and f["token"] == f["token"].strip() for f in fills)
+    scores = [f["score"] for f in fills]
+    assert scores == sorted(scores, reverse=True) and all(s == round(s, 4) for s in scores)
+    json.dumps(fills)
+
+
+def test_eval_masks_are_the_same_every_time(tokenizer):
+    test = tokenized(tokenizer, TEXTS * 4)
+    a, b = (mlm.mask_eval_set(test, mlm.make_collator(tokenizer, 0.15, "token", seed=42), 8)
+            for _ in range(2))
+    assert len(a) == 2
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys() and "offset_mapping" not in x
+        assert all(torch.equal(x[k], y[k]) for k in x)
+    other = mlm.mask_eval_set(test, mlm.make_collator(tokenizer, 0.15, "token", seed=43), 8)
+    assert not all(torch.equal(x["labels"], y["labels"]) for x, y in zip(a, other))
+
+
+def test_whole_word_masking_masks_all_sub_tokens_of_a_word(tokenizer):
+    enc = tokenizer(TEXTS[0])
+    assert tokenizer.convert_ids_to_tokens(enc["input_ids"]) == [
+        "[CLS]", "an", "un", "##bel", "##ie", "##va", "##bly", "charming", ",", "playful", "rom", "##p", ".",
+        "[SEP]"]
+    test = tokenized(tokenizer, TEXTS * 8)  # ragged lengths: the offsets need padding too
+    batch = mlm.make_collator(tokenizer, 0.3, "whole_word", seed=0)([test[i] for i in range(len(test))])
+    masked = batch["labels"] != -100
+    words = [tokenizer(TEXTS[i % len(TEXTS)]).word_ids() for i in range(len(test))]
+    seen = set()
+    for row, word_ids in enumerate(words):
+        for word in set(word_ids) - {None}:
+            positions = [p for p, w in enumerate(word_ids) if w == word]
+            flags = {bool(masked[row, p]) for p in positions}
+            assert len(flags) == 1, (row, word)  # all sub-tokens of the word, or none
+            seen |= {(len(positions) > 1, flags.pop())}
+    assert seen == {(True, True), (True, False), (False, True), (False, False)}  # not trivially all/none
+    assert (batch["input_ids"][masked] == tokenizer.mask_token_id).all()
+    assert not masked[batch["attention_mask"] == 0].any()  # never the padding
+
+
+def test_head_detection(tmp_path, tokenizer):
+    from transformers import BertConfig, BertForMaskedLM
+
+    assert mlm.load_masked_lm(MINILM)[2] is False  # sentence-transformers: the encoder only
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32)
+    tokenizer.save_pretrained(tmp_path)
+    BertForMaskedLM(config).save_pretrained(tmp_path)  # a checkpoint with its MLM head
+    assert mlm.load_masked_lm(str(tmp_path))[2] is True
+
+
+def test_settings_name_the_bad_parameter():
+    profile = {"classifier_model": "m", "mlm_pretrain": {**HP, "mlm_probability": 0.15, "masking": "token"}}
+    model, hp, probability, masking = mlm_settings("cpu", profile)
+    assert (model, probability, masking) == ("m", 0.15, "token") and "masking" not in hp
+    with pytest.raises(PipelineError, match=r"profiles.cpu.mlm_pretrain.masking = 'span' is invalid; "
+                                            r"accepted: token \| whole_word"):
+        mlm_settings("cpu", {**profile, "mlm_pretrain": {**profile["mlm_pretrain"], "masking": "span"}})
+    with pytest.raises(PipelineError, match="profiles.cpu.mlm_pretrain.mlm_probability = 1.5 is invalid"):
+        mlm_settings("cpu", {**profile, "mlm_pretrain": {**profile["mlm_pretrain"], "mlm_probability": 1.5}})
+    with pytest.raises(PipelineError, match="mlm.probes = .* is invalid"):
+        probe_settings({"mlm": {"probes": ["no mask here"], "top_k": 5}})
+    assert probe_settings({"mlm": {"probes": ["What a horrible [MASK]!"], "top_k": 5}})[1] == 5
+
+
+def test_pretrain_a_tiny_run(tmp_path, raw_dir):
+    data = tmp_path / "rotten_tomatoes"
+    write_splits(rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"), SENTIMENT_SCHEMA, data)
+    probes = ["What a horrible [MASK]!", "This movie is a [MASK]."]
+    metrics, report = mlm.pretrain_and_evaluate(MINILM, HP, 0.15, "whole_word", probes, 3, data,
+                                                tmp_path / "model")
+    assert metrics["train_samples"] == 32
+    assert metrics["mlm_head_pretrained"] == 0 and metrics["whole_word"] == 1
+    assert all(isinstance(v, (int, float)) for v in metrics.values())
+    assert math.isfinite(metrics["test_mlm_loss_after"])
+    assert metrics["test_perplexity_after"] == pytest.approx(math.exp(metrics["test_mlm_loss_after"]))
+    assert [p["sentence"] for p in report["probes"]] == probes
+    assert all(len(p["before"]) == len(p["after"]) == 3 for p in report["probes"])
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    assert (tmp_path / "model" / "tokenizer.json").is_file()
+
+
+def test_the_repository_params_define_mlm_for_every_profile():
+    from stages.lib.config import load_params
+    from stages.mlm_pretrain import mlm_settings, probe_settings
+    from tests.conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    for name in ("book", "cpu", "smoke"):
+        mlm_settings(name, params["profiles"][name])
+    assert params["profiles"]["book"]["mlm_pretrain"]["epochs"] == 10  # the book's 10 epochs
+    probe_settings(params)

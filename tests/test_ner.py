@@ -1,0 +1,132 @@
+import json
+
+import pytest
+
+from stages.lib import ner
+from stages.lib.config import PipelineError
+from stages.lib.data import NER_SCHEMA, NER_TAGS, conll_from_raw, write_splits
+from stages.ner import ner_settings, probe_sentences
+
+TAG = {tag: i for i, tag in enumerate(NER_TAGS)}
+HP = {"learning_rate": 5e-5, "batch_size": 8, "epochs": 1, "weight_decay": 0.01, "seed": 42,
+      "bf16": False, "group_by_length": False, "max_train_samples": 16, "max_eval_samples": 8,
+      "logging_steps": 1}
+
+
+def ids(*tags):
+    return [TAG[t] for t in tags]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from stages.lib.models import resolve_model
+
+    return AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
+
+
+def test_the_books_maarten_example_by_hand():
+    # bert-base-cased: [CLS] Ma ##arte ##n [SEP] for the one word "Maarten" (B-PER)
+    word_ids = [None, 0, 0, 0, None]
+    assert ner.align_labels(word_ids, ids("B-PER"), True) == [-100, *ids("B-PER", "I-PER", "I-PER"), -100]
+    assert ner.align_labels(word_ids, ids("B-PER"), False) == [-100, TAG["B-PER"], -100, -100, -100]
+
+
+def test_alignment_on_the_real_uncased_tokenizer(tokenizer):
+    words = ["Maarten", "Grootendorst", "met", "Homer", "in", "Amsterdam"]
+    tags = ids("B-PER", "I-PER", "O", "B-PER", "O", "B-LOC")
+    enc = tokenizer(words, is_split_into_words=True, truncation=True)
+    assert tokenizer.convert_ids_to_tokens(enc["input_ids"]) == [
+        "[CLS]", "ma", "##arte", "##n", "gr", "##oot", "##end", "##ors", "##t", "met", "homer", "in",
+        "amsterdam", "[SEP]"]
+    assert ner.align_labels(enc.word_ids(), tags, True) == [
+        -100, *ids("B-PER", "I-PER", "I-PER", "I-PER", "I-PER", "I-PER", "I-PER", "I-PER",
+                   "O", "B-PER", "O", "B-LOC"), -100]
+    assert ner.align_labels(enc.word_ids(), tags, False) == [
+        -100, TAG["B-PER"], -100, -100, TAG["I-PER"], -100, -100, -100, -100,
+        *ids("O", "B-PER", "O", "B-LOC"), -100]
+
+
+def test_tokenize_keeps_word_ids_and_word_tags_use_the_first_sub_token(tokenizer):
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"tokens": [["Maarten", "met", "Homer"]],
+                                     "ner_tags": [ids("B-PER", "O", "B-PER")]})
+    row = ner.tokenize(ds, tokenizer, label_all_subtokens=True)[0]
+    assert set(row) >= {"input_ids", "labels", "word_ids"} and "tokens" not in row
+    assert row["word_ids"] == [None, 0, 0, 0, 1, 2, None]
+    # per sub-token predictions: only the first of "ma ##arte ##n" counts; word 3 was cut off
+    preds = [0, TAG["B-PER"], TAG["B-LOC"], TAG["O"], TAG["O"], TAG["B-ORG"], 0]
+    assert ner.word_tags(preds, row["word_ids"], 4) == ["B-PER", "O", "B-ORG", "O"]
+
+
+def test_entity_strict_and_book_metrics_differ():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG"]]
+    pred = [["B-PER", "O", "O", "B-LOC"], ["O", "I-ORG", "I-ORG"]]
+    m = ner.entity_metrics(gold, pred)
+    # PER span cut short: wrong. LOC right. ORG starting with I-ORG: an entity for conlleval...
+    assert m["entity_f1"] == pytest.approx(2 / 3)
+    assert (m["f1_PER"], m["f1_LOC"], m["f1_ORG"], m["f1_MISC"]) == (0.0, 1.0, 1.0, 0.0)
+    # ...but not under strict IOB2: 1 of 2 predicted entities right, 1 of 3 found
+    assert m["entity_f1_strict"] == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
+    # the book's per-token figure: 4 of 5 gold non-O tokens have the right type, no false positive
+    flat_gold, flat_pred = sum(gold, []), sum(pred, [])
+    assert ner.book_token_f1(flat_gold, flat_pred) == pytest.approx(2 * 0.8 / 1.8)
+
+
+def test_predictions_are_one_json_line_per_sentence(tmp_path):
+    path = tmp_path / "out" / "test_predictions.jsonl"
+    ner.write_predictions(path, [["Homer", "sleeps"], ["Köln"]], [["B-PER", "O"], ["B-LOC"]],
+                          [["B-PER", "O"], ["B-ORG"]])
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert rows == [{"tokens": ["Homer", "sleeps"], "gold": ["B-PER", "O"], "pred": ["B-PER", "O"]},
+                    {"tokens": ["Köln"], "gold": ["B-LOC"], "pred": ["B-ORG"]}]
+    assert [p.name for p in path.parent.iterdir()] == ["test_predictions.jsonl"]  # no temp file left
+
+
+def test_settings_name_the_bad_parameter():
+    profile = {"ner_model": "m", "ner": {**HP, "label_all_subtokens": True}}
+    assert ner_settings("cpu", profile)[2] is True
+    with pytest.raises(PipelineError, match="profiles.cpu.ner.label_all_subtokens = 'yes' is invalid"):
+        ner_settings("cpu", {**profile, "ner": {**HP, "label_all_subtokens": "yes"}})
+    with pytest.raises(PipelineError, match="profiles.cpu.ner.batch_size = 0 is invalid"):
+        ner_settings("cpu", {**profile, "ner": {**HP, "batch_size": 0, "label_all_subtokens": False}})
+    with pytest.raises(PipelineError, match="profiles.cpu.ner_model is missing"):
+        ner_settings("cpu", {"ner": profile["ner"]})
+    with pytest.raises(PipelineError, match="ner.probe_sentences is missing"):
+        probe_sentences({})
+
+
+def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
+    data = tmp_path / "conll2003"
+    write_splits(conll_from_raw(raw_dir / "conll2003"), NER_SCHEMA, data)
+    metrics = ner.train_and_evaluate_ner("sentence-transformers/all-MiniLM-L6-v2", HP, True, data,
+                                         tmp_path / "model", tmp_path / "pred.jsonl")
+    assert metrics["train_samples"] == 16 and metrics["test_sentences"] == 8
+    for key in ("entity_f1", "entity_precision", "entity_recall", "entity_f1_strict", "book_token_f1",
+                "f1_PER", "f1_ORG", "f1_LOC", "f1_MISC"):
+        assert 0 <= metrics[f"test_{key}"] <= 1, key
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    assert (tmp_path / "model" / "tokenizer.json").is_file()
+    rows = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all(len(r["tokens"]) == len(r["gold"]) == len(r["pred"]) for r in rows)
+    assert {t for r in rows for t in r["pred"]} <= set(NER_TAGS)
+
+    probes = ner.extract_entities(tmp_path / "model", ["My name is Maarten.", "Homer lives in Springfield."])
+    json.dumps(probes)  # JSON-serialisable
+    assert [p["sentence"] for p in probes] == ["My name is Maarten.", "Homer lives in Springfield."]
+    for entity in (e for p in probes for e in p["entities"]):
+        assert set(entity) == {"word", "entity_group", "score", "start", "end"}
+        assert entity["entity_group"] in ner.ENTITY_TYPES and entity["score"] == round(entity["score"], 4)
+
+
+def test_the_repository_params_define_ner_for_every_profile():
+    from stages.lib.config import load_params
+    from tests.conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    for name in ("book", "cpu", "smoke"):
+        ner_settings(name, params["profiles"][name])
+    assert params["profiles"]["book"]["ner"]["label_all_subtokens"] is True  # the book's alignment
+    assert "My name is Maarten." in probe_sentences(params)
