@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.lib.config import (PipelineError, is_positive_int, load_params, require, select_profile,
-                               stage_main)
+from stages.lib.config import (PipelineError, is_positive_int, load_params, require, require_model,
+                               select_profile, stage_main)
 from stages.lib.mlm import MASK, MASKING, pretrain_and_evaluate
 from stages.lib.outputs import write_json
 from stages.lib.training import validate_hparams
@@ -23,8 +23,7 @@ DATA = Path("data/prepared/rotten_tomatoes")
 def mlm_settings(profile_name: str, profile: dict) -> tuple[str, dict, float, str]:
     """(model id, hyperparameters, mlm_probability, masking) of the profile."""
     where = f"profiles.{profile_name}"
-    model = require(profile, "classifier_model", where, lambda v: isinstance(v, str) and v != "",
-                    "a Hugging Face Hub id or a local folder")
+    model = require_model(profile, "classifier_model", where)
     section = dict(require(profile, "mlm_pretrain", where, lambda v: isinstance(v, dict),
                            "a mapping of training keys, as fine_tune, plus mlm_probability and masking"))
     where = f"{where}.mlm_pretrain"

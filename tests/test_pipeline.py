@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 
@@ -143,6 +144,21 @@ def test_a_new_sweep_point_runs_alone(smoke_repo):
         (repo / "params.yaml").write_text(params)
     stages = {line.rstrip(":") for line in out.splitlines() if line and not line[0].isspace()}
     assert stages == {"freeze-sweep@0-3", "freeze-sweep@6-3", "freeze-sweep-summary"}
+
+
+def test_same_params_and_seed_give_the_same_model_and_metrics(smoke_repo):
+    repo, env, _ = smoke_repo
+    timing = {"train_runtime_s", "train_samples_per_second"}
+
+    def state():
+        metrics = json.loads((repo / "metrics/fine_tune/full.json").read_text())
+        lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["fine-tune@full"]
+        model = next(o["md5"] for o in lock["outs"] if o["path"] == "data/models/fine_tune/full")
+        return {k: v for k, v in metrics.items() if k not in timing}, model
+
+    before = state()
+    sh("dvc", "repro", "--force", "--single-item", "fine-tune@full", cwd=repo, env=env)
+    assert state() == before
 
 
 def test_param_experiment_shows_in_params_and_metrics_diff(smoke_repo):
