@@ -116,6 +116,14 @@ def extract_entities(model_dir: Path, sentences: list[str]) -> list[dict]:
             for sentence in sentences]
 
 
+def predict_in_order(trainer, ds):
+    """trainer.predict, rows in the dataset's order. With group_by_length the Trainer (transformers
+    5) length-groups the *evaluation* batches too, which would pair sentences with other sentences'
+    predictions in the word-level scoring."""
+    trainer.args.train_sampling_strategy = "sequential"  # training is over; eval sampler: sequential
+    return trainer.predict(ds)
+
+
 def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool, data_dir: Path,
                            model_out: Path | None = None, predictions_out: Path | None = None,
                            live_dir: Path | None = None) -> dict:
@@ -141,7 +149,7 @@ def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool,
         trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), live_callbacks(live_dir),
                                collator=DataCollatorForTokenClassification(tokenizer))
         result = trainer.train()
-        out = trainer.predict(test)
+        out = predict_in_order(trainer, test)
     token_preds = out.predictions.argmax(-1)
     labelled = out.label_ids != IGNORE  # also False on padding: the Trainer pads with IGNORE
     book_f1 = book_token_f1([NER_TAGS[i] for i in out.label_ids[labelled]],
