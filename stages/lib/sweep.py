@@ -72,14 +72,12 @@ def summary(rows: list[dict], tolerance: float) -> dict:
 
 def plot(rows: list[dict], tolerance: float, path: Path | None = None):
     """F1 (mean and min-max band over seeds) against trainable blocks, in the book's style."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend, works in stages and notebooks
 
     stats = by_trainable_blocks(rows)
     xs = list(stats)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.subplots()
     ax.fill_between(xs, [stats[x]["min"] for x in xs], [stats[x]["max"] for x in xs], alpha=0.25,
                     label=f"min-max over {max(s['seeds'] for s in stats.values())} seed(s)")
     ax.plot(xs, [stats[x]["mean"] for x in xs], marker="o", label="mean F1")
