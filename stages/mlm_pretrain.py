@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.lib.config import (PipelineError, is_positive_int, load_params, require, require_model,
-                               select_profile, stage_main)
+from stages.lib.config import (is_positive_int, load_params, require, require_model, select_profile,
+                               stage_main)
 from stages.lib.mlm import MASK, MASKING, pretrain_and_evaluate
 from stages.lib.outputs import write_json
 from stages.lib.training import validate_hparams
@@ -50,8 +50,6 @@ def main() -> None:
     profile_name, profile = select_profile(params)
     model, hp, probability, masking = mlm_settings(profile_name, profile)
     probes, top_k = probe_settings(params)
-    if not (DATA / "train.parquet").is_file():
-        raise PipelineError(f"{DATA}/train.parquet not found; run the prepare stage first")
     print(f"mlm-pretrain: {model} ({profile_name} profile), {masking} masking at {probability}, "
           f"lr {hp['learning_rate']}, {hp['epochs']} epoch(s), bf16 {hp['bf16']}")
     metrics, report = pretrain_and_evaluate(model, hp, probability, masking, probes, top_k, DATA,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.lib.config import PipelineError, load_params, require, require_model, select_profile, stage_main
+from stages.lib.config import load_params, require, require_model, select_profile, stage_main
 from stages.lib.outputs import write_json
 from stages.lib.training import validate_hparams
 
@@ -46,8 +46,6 @@ def main() -> None:
     profile_name, profile = select_profile(params)
     model, hp, label_all = ner_settings(profile_name, profile)
     probes = probe_sentences(params)
-    if not (DATA / "train.parquet").is_file():
-        raise PipelineError(f"{DATA}/train.parquet not found; run the prepare stage first")
     print(f"ner: {model} ({profile_name} profile), lr {hp['learning_rate']}, {hp['epochs']} epoch(s), "
           f"label_all_subtokens {label_all}, bf16 {hp['bf16']}")
     metrics = train_and_evaluate_ner(model, hp, label_all, DATA, MODEL_OUT,

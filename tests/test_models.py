@@ -5,6 +5,7 @@ import pytest
 
 from stages.lib import models
 from stages.lib.config import PipelineError
+from stages.lib.data import NER_TAGS
 
 
 def test_minilm_resolves_to_its_package():
@@ -36,3 +37,102 @@ def test_unknown_model_offline_says_how_to_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(PipelineError, match="Hub is unreachable.*local copy"):
         models.load_sequence_classifier("no-such-org/no-such-model", ("neg", "pos"))
+
+
+# ---- a checkpoint's labels against the task's ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(models.resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
+
+
+def save_tiny(folder: Path, model_class, tokenizer, labels=None) -> Path:
+    """A randomly initialised 2-block BERT, 16 wide, saved with a tokenizer like a checkpoint."""
+    from transformers import BertConfig
+
+    kwargs = {"id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}} \
+        if labels else {}
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=32, **kwargs)
+    tokenizer.save_pretrained(folder)
+    model_class(config).save_pretrained(folder)
+    return folder
+
+
+def test_a_ner_checkpoint_for_sentiment_names_folder_and_labels(tmp_path, tokenizer):
+    from transformers import BertForTokenClassification
+
+    folder = save_tiny(tmp_path / "ner-model", BertForTokenClassification, tokenizer, NER_TAGS)
+    with pytest.raises(PipelineError) as e:
+        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+    message = str(e.value)
+    assert f"model '{folder}'" in message
+    assert "labels ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC'] " \
+           "and a BertForTokenClassification head; this task needs ['neg', 'pos']" in message
+    assert "\n" not in message
+
+
+def test_a_sentiment_checkpoint_with_other_label_names(tmp_path, tokenizer):
+    from transformers import BertForSequenceClassification
+
+    folder = save_tiny(tmp_path / "sst2", BertForSequenceClassification, tokenizer, ("NEGATIVE", "POSITIVE"))
+    with pytest.raises(PipelineError, match=r"sst2'.*labels \['NEGATIVE', 'POSITIVE'\].*needs \['neg', 'pos'\]"):
+        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+    folder = save_tiny(tmp_path / "swapped", BertForSequenceClassification, tokenizer, ("pos", "neg"))
+    with pytest.raises(PipelineError, match=r"swapped'.*labels \['pos', 'neg'\].*needs \['neg', 'pos'\]"):
+        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+    with pytest.raises(PipelineError, match=r"labels \['pos', 'neg'\] and a BertForSequenceClassification "
+                                            r"head; this task needs \['O', 'B-PER'"):
+        models.load_token_classifier(str(folder), NER_TAGS)
+
+
+def test_an_unnamed_head_of_another_size_is_an_error(tmp_path, tokenizer):
+    from transformers import BertConfig, BertForTokenClassification
+
+    folder = tmp_path / "unnamed"
+    tokenizer.save_pretrained(folder)
+    BertForTokenClassification(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=2,
+                                          num_attention_heads=2, intermediate_size=32, num_labels=9)
+                               ).save_pretrained(folder)
+    with pytest.raises(PipelineError, match=r"labels \['LABEL_0', .*'LABEL_8'\] and a "
+                                            r"BertForTokenClassification head; this task needs \['neg', 'pos'\]"):
+        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+
+
+def test_inconsistent_id2label_and_label2id(tmp_path, tokenizer):
+    from transformers import BertForSequenceClassification
+
+    folder = save_tiny(tmp_path / "edited", BertForSequenceClassification, tokenizer, ("neg", "pos"))
+    config = json.loads((folder / "config.json").read_text())
+    config["label2id"] = {"neg": 1, "pos": 0}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PipelineError, match=r"id2label \['neg', 'pos'\] but label2id \['pos', 'neg'\]"):
+        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+
+
+@pytest.mark.parametrize("model_class", ["BertModel", "BertForMaskedLM"])
+def test_a_base_model_gets_a_fresh_head(tmp_path, tokenizer, model_class):
+    import transformers
+
+    folder = save_tiny(tmp_path / "base", getattr(transformers, model_class), tokenizer)
+    _, model = models.load_sequence_classifier(str(folder), ("neg", "pos"))
+    assert model.config.id2label == {0: "neg", 1: "pos"} and model.classifier.out_features == 2
+    _, model = models.load_token_classifier(str(folder), NER_TAGS)
+    assert model.config.id2label == dict(enumerate(NER_TAGS)) and model.classifier.out_features == 9
+
+
+def test_a_checkpoint_with_the_tasks_labels_keeps_its_head(tmp_path, tokenizer):
+    import torch
+    from transformers import BertForSequenceClassification
+
+    folder = save_tiny(tmp_path / "sentiment", BertForSequenceClassification, tokenizer, ("neg", "pos"))
+    saved = BertForSequenceClassification.from_pretrained(folder).classifier.weight
+    _, model = models.load_sequence_classifier(str(folder), ("neg", "pos"))
+    assert torch.equal(model.classifier.weight, saved)
+
+
+def test_the_packaged_minilm_has_no_task_labels_and_loads():
+    _, model = models.load_sequence_classifier("sentence-transformers/all-MiniLM-L6-v2", ("neg", "pos"))
+    assert model.config.id2label == {0: "neg", 1: "pos"}

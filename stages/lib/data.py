@@ -6,9 +6,18 @@ Raw-file rules (they reproduce the Hub's rows exactly):
   validation = pos[i1:i2] + neg[i1:i2], test = pos[i2:] + neg[i2:]. neg = 0, pos = 1.
 - CoNLL-2003 files hold `token POS chunk NER` columns, blank lines between sentences and
   `-DOCSTART-` lines between documents; NER tags are IOB2 with the ids below.
+
+Bad raw input is a PipelineError naming the file and line. Latin-1 decodes any byte, so a wrong
+encoding is recognised by what no Latin-1 text holds: a byte-order mark (UTF-8 or UTF-16), a NUL
+byte, or non-ASCII bytes that all form valid UTF-8 (text saved as UTF-8: real Latin-1 text with é
+or the files' 0x85 bytes is not valid UTF-8). CoNLL files must decode as UTF-8 (the originals are
+ASCII), without a byte-order mark or NUL bytes. IOB1-style tags (an I-X that starts an entity) are
+rejected, not converted: the originals are IOB2 throughout.
 """
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +34,11 @@ EXPECTED_ROWS = {
     "conll2003": {"train": 14041, "validation": 3250, "test": 3453},
 }
 CONLL_FILES = {"train": "train.txt", "validation": "dev.txt", "test": "test.txt"}
+POLARITY_LINES = sum(EXPECTED_ROWS["rotten_tomatoes"].values()) // 2  # 5,331 in each class file
+POLARITY_ACCEPTED = "Latin-1 text, one sentence a line, as the original rt-polarity v1.0 files"
+CONLL_ACCEPTED = "UTF-8 text (the original files are ASCII)"
+BOMS = {b"\xef\xbb\xbf": "a UTF-8 byte-order mark", b"\xff\xfe": "a UTF-16 byte-order mark",
+        b"\xfe\xff": "a UTF-16 byte-order mark"}
 
 SENTIMENT_SCHEMA = pa.schema([("text", pa.string()), ("label", pa.int64())])
 NER_SCHEMA = pa.schema([("tokens", pa.list_(pa.string())), ("ner_tags", pa.list_(pa.int64()))])
@@ -36,8 +50,17 @@ def read_polarity_lines(path: Path) -> list[str]:
     """One stripped sentence a line. Binary readlines(): the files hold 0x85, a newline to str."""
     if not path.is_file():
         raise PipelineError(f"{path}: raw sentiment file not found")
-    with open(path, "rb") as f:
-        return [line.decode("latin-1").strip() for line in f.readlines()]
+    raw = path.read_bytes()
+    check_text_bytes(path, raw, POLARITY_ACCEPTED)
+    if not raw.isascii() and _is_utf8(raw):
+        line = raw.count(b"\n", 0, re.search(rb"[\x80-\xff]", raw).start()) + 1
+        raise PipelineError(f"{path}:{line}: the file is UTF-8 encoded (its non-ASCII bytes all decode "
+                            f"as UTF-8, which Latin-1 text does not); accepted: {POLARITY_ACCEPTED}")
+    lines = [line.decode("latin-1").strip() for line in io.BytesIO(raw).readlines()]
+    if not any(lines):
+        raise PipelineError(f"{path}: empty, no sentence in it; accepted: {POLARITY_ACCEPTED} "
+                            f"({POLARITY_LINES:,} lines)")
+    return lines
 
 
 def split_polarity(pos: list[str], neg: list[str]) -> dict[str, dict[str, list]]:
@@ -55,9 +78,13 @@ def split_polarity(pos: list[str], neg: list[str]) -> dict[str, dict[str, list]]
 
 
 def rotten_tomatoes_from_raw(folder: Path) -> dict[str, dict[str, list]]:
-    pos = read_polarity_lines(folder / "rt-polarity.pos")
-    neg = read_polarity_lines(folder / "rt-polarity.neg")
-    return split_polarity(pos, neg)
+    files = {name: read_polarity_lines(folder / name) for name in ("rt-polarity.pos", "rt-polarity.neg")}
+    wrong = [f"{folder / name}: {len(lines):,} lines" for name, lines in files.items()
+             if len(lines) != POLARITY_LINES]
+    if wrong:
+        raise PipelineError(f"{'; '.join(wrong)}; expected {POLARITY_LINES:,} lines in each of "
+                            "rt-polarity.pos and rt-polarity.neg (the split sizes depend on it)")
+    return split_polarity(files["rt-polarity.pos"], files["rt-polarity.neg"])
 
 
 def rotten_tomatoes_from_hub(repo_id: str) -> dict[str, dict[str, list]]:
@@ -71,10 +98,12 @@ def read_conll(path: Path) -> dict[str, list]:
     """Sentences of a CoNLL-2003 file as tokens and NER tag ids."""
     if not path.is_file():
         raise PipelineError(f"{path}: CoNLL file not found")
+    text = decode_utf8(path, path.read_bytes())
     tag_ids = {tag: i for i, tag in enumerate(NER_TAGS)}
     sentences: dict[str, list] = {"tokens": [], "ner_tags": []}
     tokens: list[str] = []
     tags: list[int] = []
+    iob1: list[str] = []  # where an I-X starts an entity, "line: what"
 
     def end_sentence():
         if tokens:
@@ -83,21 +112,30 @@ def read_conll(path: Path) -> dict[str, list]:
             tokens.clear()
             tags.clear()
 
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if line.startswith("-DOCSTART-") or not line.strip():
-                end_sentence()
-                continue
-            columns = line.split()
-            if len(columns) != 4:
-                raise PipelineError(f"{path}:{line_no}: expected 4 columns (token POS chunk NER), "
-                                    f"found {len(columns)}: {line.rstrip()!r}")
-            if columns[3] not in tag_ids:
-                raise PipelineError(f"{path}:{line_no}: unknown NER tag {columns[3]!r}; "
-                                    f"accepted: {', '.join(NER_TAGS)}")
-            tokens.append(columns[0])
-            tags.append(tag_ids[columns[3]])
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        if line.startswith("-DOCSTART-") or not line.strip():
+            end_sentence()
+            continue
+        columns = line.split()
+        if len(columns) != 4:
+            raise PipelineError(f"{path}:{line_no}: expected 4 columns (token POS chunk NER), "
+                                f"found {len(columns)}: {line.rstrip()!r}")
+        tag = columns[3]
+        if tag not in tag_ids:
+            raise PipelineError(f"{path}:{line_no}: unknown NER tag {tag!r}; "
+                                f"accepted: {', '.join(NER_TAGS)}")
+        previous = NER_TAGS[tags[-1]] if tags else None
+        if tag.startswith("I-") and (previous is None or previous[2:] != tag[2:]):
+            iob1.append(f"{line_no}: {tag} " + (f"follows {previous}" if previous else "starts a sentence"))
+        tokens.append(columns[0])
+        tags.append(tag_ids[tag])
     end_sentence()
+    if iob1:
+        raise PipelineError(f"{path}:{iob1[0]} (IOB1-style tagging); {len(iob1)} such tag(s) in this "
+                            "file; accepted: IOB2, where every entity starts with B-; convert to IOB2 first")
+    if not sentences["tokens"]:
+        raise PipelineError(f"{path}: no sentences; accepted: `token POS chunk NER` lines, a blank "
+                            "line between sentences")
     return sentences
 
 
@@ -113,16 +151,50 @@ def conll_from_hub(repo_id: str, revision: str) -> dict[str, dict[str, list]]:
 
 # ---- shared --------------------------------------------------------------------------------
 
+def check_text_bytes(path: Path, raw: bytes, accepted: str) -> None:
+    """Reject what no text file of the expected encoding starts with or holds: a BOM, a NUL byte."""
+    for bom, what in BOMS.items():
+        if raw.startswith(bom):
+            raise PipelineError(f"{path}:1: starts with {what}; accepted: {accepted}")
+    if b"\0" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+        raise PipelineError(f"{path}:{line}: NUL byte (UTF-16 or binary data?); accepted: {accepted}")
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_utf8(path: Path, raw: bytes) -> str:
+    """Strict UTF-8; an error names the line and the offending byte."""
+    check_text_bytes(path, raw, CONLL_ACCEPTED)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, column = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
+        raise PipelineError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column "
+                            f"{column}); accepted: {CONLL_ACCEPTED}") from None
+
+
 def _load_hub_dataset(repo_id: str, revision: str | None = None):
     import datasets
 
     try:
-        return datasets.load_dataset(repo_id, revision=revision)
+        ds = datasets.load_dataset(repo_id, revision=revision)
     except Exception as e:  # the Hub client raises many types (connection, offline mode, 404)
         raise PipelineError(
             f"could not load dataset {repo_id!r} from the Hugging Face Hub ({type(e).__name__}: {e}). "
             "Offline? Set data.raw_dir in params.yaml to a folder with the original raw files "
             "(rotten_tomatoes/, conll2003/) and data.source to auto or raw.") from None
+    missing = [s for s in SPLITS if s not in ds]
+    if missing:
+        raise PipelineError(f"dataset {repo_id!r}: no {', '.join(missing)} split; it has "
+                            f"{', '.join(ds) or 'none'}; expected {', '.join(SPLITS)}")
+    return ds
 
 
 def check_counts(name: str, splits: dict[str, dict[str, list]]) -> None:
@@ -158,4 +230,8 @@ def read_split(folder: Path, split: str):
     """A prepared split as a `datasets.Dataset`."""
     import datasets
 
-    return datasets.Dataset(pq.read_table(folder / f"{split}.parquet"))
+    path = Path(folder) / f"{split}.parquet"
+    if not path.is_file():
+        raise PipelineError(f"{path} not found: the data is not prepared yet; run `dvc repro prepare` "
+                            "(or `python -m stages.prepare`) first")
+    return datasets.Dataset(pq.read_table(path))

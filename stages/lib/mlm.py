@@ -117,6 +117,7 @@ def pretrain_and_evaluate(model_name: str, hp: dict, mlm_probability: float, mas
     from stages.lib.data import read_split
     from stages.lib.training import live_callbacks, make_trainer, save_model, scratch_dir, subset
 
+    train_texts, test_texts = read_split(data_dir, "train"), read_split(data_dir, "test")  # before the model
     set_seed(hp["seed"])  # the MLM head's initialisation, where the checkpoint has none
     tokenizer, model, head = load_masked_lm(model_name)
     if not head:
@@ -124,8 +125,8 @@ def pretrain_and_evaluate(model_name: str, hp: dict, mlm_probability: float, mas
               "'before' loss and fill-mask are a random-head baseline")
     model.to("cuda" if torch.cuda.is_available() else "cpu")  # the Trainer moves it there anyway
     seed = hp["seed"]
-    train = tokenize(subset(read_split(data_dir, "train"), hp["max_train_samples"], seed), tokenizer)
-    test = tokenize(subset(read_split(data_dir, "test"), hp["max_eval_samples"], seed), tokenizer)
+    train = tokenize(subset(train_texts, hp["max_train_samples"], seed), tokenizer)
+    test = tokenize(subset(test_texts, hp["max_eval_samples"], seed), tokenizer)
     test_batches = mask_eval_set(test, make_collator(tokenizer, mlm_probability, masking, seed))
 
     def evaluate() -> tuple[float, list[list[dict]]]:

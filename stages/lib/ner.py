@@ -136,12 +136,12 @@ def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool,
     from stages.lib.models import load_token_classifier
     from stages.lib.training import live_callbacks, make_trainer, save_model, scratch_dir, subset
 
+    train_words, test_words = read_split(data_dir, "train"), read_split(data_dir, "test")  # before the model
     set_seed(hp["seed"])  # the new head's initialisation
     tokenizer, model = load_token_classifier(model_name, NER_TAGS)
     seed = hp["seed"]
-    train = tokenize(subset(read_split(data_dir, "train"), hp["max_train_samples"], seed),
-                     tokenizer, label_all_subtokens)
-    test_words = subset(read_split(data_dir, "test"), hp["max_eval_samples"], seed)
+    train = tokenize(subset(train_words, hp["max_train_samples"], seed), tokenizer, label_all_subtokens)
+    test_words = subset(test_words, hp["max_eval_samples"], seed)
     test = tokenize(test_words, tokenizer, label_all_subtokens)
 
     with scratch_dir() as tmp:

@@ -1,0 +1,66 @@
+"""The offline guarantee, in-process: with the network cut off (tests.conftest.no_network) and
+HF_HUB_OFFLINE=1, the prepare stage runs from the raw files and the packaged MiniLM loads, tokenizes
+and runs a forward pass, without a single connection attempt."""
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from stages import prepare
+from stages.lib import data, models
+from stages.lib.config import load_params
+from tests.conftest import REPO
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_the_guard_refuses_the_network_and_allows_unix_sockets(no_network):
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", 9), timeout=1)
+    with socket.socket() as s, pytest.raises(OSError):
+        s.connect(("10.0.0.1", 443))
+    with socket.socket() as s, pytest.raises(OSError):
+        s.connect_ex(("10.0.0.1", 443))
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("huggingface.co", 443)
+    assert no_network == ["create_connection ('127.0.0.1', 9)", "connect ('10.0.0.1', 443)",
+                          "connect_ex ('10.0.0.1', 443)", "getaddrinfo 'huggingface.co'"]
+    with tempfile.TemporaryDirectory() as folder:  # short path: AF_UNIX addresses are <= 107 bytes
+        path = str(Path(folder) / "s")
+        with socket.socket(socket.AF_UNIX) as server, socket.socket(socket.AF_UNIX) as client:
+            server.bind(path)
+            server.listen()
+            client.connect(path)
+            conn, _ = server.accept()
+            client.sendall(b"ok")
+            assert conn.recv(2) == b"ok"
+            conn.close()
+    assert len(no_network) == 4
+
+
+def test_prepare_and_the_packaged_model_run_offline(no_network, raw_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = {**load_params(REPO / "params.yaml")["data"], "source": "raw", "raw_dir": str(raw_dir)}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": cfg}))
+    monkeypatch.chdir(tmp_path)
+
+    prepare.main()
+    assert f"loading raw files from {raw_dir}" in capsys.readouterr().out
+    prepared = tmp_path / "data" / "prepared"
+    assert sorted(p.name for p in prepared.iterdir()) == ["conll2003", "fewshot", "rotten_tomatoes"]
+    reviews = data.read_split(prepared / "rotten_tomatoes", "test")
+    sentences = data.read_split(prepared / "conll2003", "test")
+    assert (len(reviews), len(sentences)) == (1066, 3453)
+
+    tokenizer, model = models.load_sequence_classifier(MINILM, data.SENTIMENT_LABELS)
+    batch = tokenizer(reviews["text"][:4], padding=True, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        assert model(**batch).logits.shape == (4, 2)
+    tokenizer, model = models.load_token_classifier(MINILM, data.NER_TAGS)
+    batch = tokenizer(sentences["tokens"][:2], is_split_into_words=True, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        assert model(**batch).logits.shape == (2, batch["input_ids"].shape[1], 9)
+    assert no_network == []
