@@ -1,7 +1,8 @@
 """Stage `fine-tune`: one of the chapter's runs (full, head only, first blocks frozen, or full from
 the mlm-pretrain checkpoint).
 
-    python -m stages.fine_tune --run full|head_only|first_blocks|from_mlm
+    python -m stages.fine_tune full|head_only|first_blocks|from_mlm
+    torchrun --nproc-per-node 2 -m stages.fine_tune full      # the same, DDP over 2 processes
 
 Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>}; a run may set its own `model`
 (a Hub id or folder) and override fine_tune keys. Writes
@@ -13,10 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from stages.lib.checkpoints import for_stage
 from stages.lib.config import PipelineError, load_params, require_model, select_profile, stage_main
 from stages.lib.freezing import FREEZE_KEYS, FreezeSpec
 from stages.lib.outputs import write_json
-from stages.lib.training import HPARAM_KEYS, train_and_evaluate, validate_hparams
+from stages.lib.training import HPARAM_KEYS, is_main_process, train_and_evaluate, validate_hparams
 
 DATA = Path("data/prepared/rotten_tomatoes")
 
@@ -46,15 +48,20 @@ def run_settings(profile_name: str, profile: dict, run: str) -> tuple[str, Freez
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="a key of profiles.<profile>.runs")
+    # positional: torchrun's own parser would take a `--run` option for its --run-path
+    parser.add_argument("run", help="a key of profiles.<profile>.runs")
     run = parser.parse_args(argv).run
-    profile_name, profile = select_profile(load_params())
+    params = load_params()
+    profile_name, profile = select_profile(params)
     model, spec, hp = run_settings(profile_name, profile, run)
+    checkpoints = for_stage(params, f"fine-tune/{run}", DATA, model, spec=spec, hp=hp)
     print(f"fine-tune[{run}]: {model} ({profile_name} profile), {spec}, lr {hp['learning_rate']}, "
           f"{hp['epochs']} epoch(s), bf16 {hp['bf16']}")
     metrics = train_and_evaluate(model, spec, hp, DATA, Path("data/models/fine_tune") / run,
-                                 Path("metrics/live/fine_tune") / run)
-    write_json(Path("metrics/fine_tune") / f"{run}.json", metrics)
+                                 Path("metrics/live/fine_tune") / run, checkpoints)
+    if is_main_process():  # under torchrun, one process writes
+        write_json(Path("metrics/fine_tune") / f"{run}.json", metrics)
+        checkpoints.finish()
     print(f"fine-tune[{run}]: test F1 {metrics['test_f1']:.3f}, accuracy {metrics['test_accuracy']:.3f}")
 
 

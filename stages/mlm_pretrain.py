@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stages.lib.checkpoints import for_stage
 from stages.lib.config import (is_positive_int, load_params, require, require_model, select_profile,
                                stage_main)
 from stages.lib.mlm import MASK, MASKING, pretrain_and_evaluate
@@ -52,11 +53,14 @@ def main() -> None:
     probes, top_k = probe_settings(params)
     print(f"mlm-pretrain: {model} ({profile_name} profile), {masking} masking at {probability}, "
           f"lr {hp['learning_rate']}, {hp['epochs']} epoch(s), bf16 {hp['bf16']}")
+    checkpoints = for_stage(params, "mlm-pretrain", DATA, model, hp=hp, probability=probability,
+                            masking=masking)
     metrics, report = pretrain_and_evaluate(model, hp, probability, masking, probes, top_k, DATA,
                                             Path("data/models/mlm_pretrain"),
-                                            Path("metrics/live/mlm_pretrain"))
+                                            Path("metrics/live/mlm_pretrain"), checkpoints)
     write_json(Path("metrics/mlm_pretrain.json"), metrics)
     write_json(Path("metrics/mlm_fill_mask.json"), report)
+    checkpoints.finish()
     print(f"mlm-pretrain: test perplexity {metrics['test_perplexity_before']:.1f} -> "
           f"{metrics['test_perplexity_after']:.1f}")
     for probe in report["probes"]:

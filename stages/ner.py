@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stages.lib.checkpoints import for_stage
 from stages.lib.config import load_params, require, require_model, select_profile, stage_main
 from stages.lib.outputs import write_json
 from stages.lib.training import validate_hparams
@@ -48,10 +49,13 @@ def main() -> None:
     probes = probe_sentences(params)
     print(f"ner: {model} ({profile_name} profile), lr {hp['learning_rate']}, {hp['epochs']} epoch(s), "
           f"label_all_subtokens {label_all}, bf16 {hp['bf16']}")
+    checkpoints = for_stage(params, "ner", DATA, model, hp=hp, label_all_subtokens=label_all)
     metrics = train_and_evaluate_ner(model, hp, label_all, DATA, MODEL_OUT,
-                                     Path("data/ner/test_predictions.jsonl"), Path("metrics/live/ner"))
+                                     Path("data/ner/test_predictions.jsonl"), Path("metrics/live/ner"),
+                                     checkpoints)
     write_json(Path("metrics/ner.json"), metrics)
     write_json(Path("metrics/ner_probes.json"), {"probes": extract_entities(MODEL_OUT, probes)})
+    checkpoints.finish()
     print(f"ner: test entity F1 {metrics['test_entity_f1']:.3f} "
           f"(strict {metrics['test_entity_f1_strict']:.3f}), "
           f"book per-token F1 {metrics['test_book_token_f1']:.3f}")

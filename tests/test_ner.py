@@ -138,14 +138,14 @@ def test_predictions_keep_the_dataset_order_under_length_grouping(tokenizer, raw
     from transformers import DataCollatorForTokenClassification
 
     from stages.lib.models import load_token_classifier
-    from stages.lib.training import make_trainer, scratch_dir
+    from stages.lib.training import make_trainer, trainer_dir
 
     sentences = conll_from_raw(raw_dir / "conll2003")["test"]
     ds = ner.tokenize(datasets.Dataset.from_dict({k: v[:40] for k, v in sentences.items()}), tokenizer, True)
     _, model = load_token_classifier("sentence-transformers/all-MiniLM-L6-v2", NER_TAGS)
-    with scratch_dir() as tmp:
+    with trainer_dir() as tmp:
         trainer = make_trainer(model, tokenizer, ds, {**HP, "group_by_length": True, "batch_size": 4},
                                tmp, collator=DataCollatorForTokenClassification(tokenizer))
-        out = ner.predict_in_order(trainer, ds)
+        out = trainer.predict(ds)
     for row, labels in zip(out.label_ids.tolist(), ds["labels"]):
         assert row[:len(labels)] == labels

@@ -1,17 +1,13 @@
 """End to end: the real `dvc repro` of the whole pipeline in a temporary copy of the repository,
 on the smoke profile with a 2 x 2 freeze sweep, offline (HF_HUB_OFFLINE=1), from the raw files."""
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import copy_repo, offline_env
 
 RUNS = ("full", "head_only", "first_blocks", "from_mlm")
 
@@ -24,14 +20,7 @@ def sh(*cmd, cwd, env):
 
 @pytest.fixture(scope="module")
 def smoke_repo(tmp_path_factory, raw_dir):
-    repo = tmp_path_factory.mktemp("pipeline") / "repo"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for name in files:
-        if name == "dvc.lock" or name.startswith(("metrics/", "tests/")) or not (REPO / name).is_file():
-            continue
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, repo / name)
+    repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
     params = (repo / "params.yaml").read_text()
     params = re.sub(r"(?m)^profile: \w+", "profile: smoke", params)
     params = re.sub(r"(?m)^  raw_dir: .*$", f"  raw_dir: {raw_dir}", params)
@@ -39,10 +28,8 @@ def smoke_repo(tmp_path_factory, raw_dir):
     params = re.sub(r"(?m)^  seeds: .*$", "  seeds: [1, 2]", params)
     (repo / "params.yaml").write_text(params)
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+    env = offline_env(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
+                      GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
     sh("git", "init", "-q", "-b", "main", cwd=repo, env=env)
     sh("git", "add", "-A", cwd=repo, env=env)
     sh("git", "commit", "-qm", "smoke", cwd=repo, env=env)

@@ -3,7 +3,6 @@ sentence pairs, then a logistic-regression head on its embeddings; plus a learni
 number of labelled examples per class."""
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +14,7 @@ from stages.lib.data import SENTIMENT_LABELS, fewshot_sample, read_split
 from stages.lib.metrics import classification_metrics
 from stages.lib.models import resolve_model
 from stages.lib.outputs import atomic_dir
-from stages.lib.training import subset
+from stages.lib.training import subset, trainer_dir
 
 
 def draw_samples(train: dict[str, list], sizes: list[int], seed: int, where: str) -> dict[int, dict]:
@@ -75,19 +74,28 @@ def load_setfit_model(name: str):
                             "setfit_model param at a local Sentence Transformers folder") from None
 
 
-def train_setfit(model_name: str, train: dict[str, list], hp: dict):
+def autocast(bf16: bool):
+    """bf16 autocast around setfit's training and encoding (setfit's own use_amp is fp16, which
+    the CPU lacks)."""
+    import torch
+
+    return torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
+def train_setfit(model_name: str, train: dict[str, list], hp: dict, bf16: bool = False):
     """Train SetFit on `train` (text, label); returns (trainer, seconds spent in training).
     `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...)."""
     import datasets
     import setfit
 
     model = load_setfit_model(model_name)
-    with tempfile.TemporaryDirectory(prefix="setfit-") as tmp:  # nothing is kept there
-        args = setfit.TrainingArguments(output_dir=tmp, save_strategy="no", report_to="none", **hp)
+    with trainer_dir() as tmp:  # nothing is kept there
+        args = setfit.TrainingArguments(output_dir=str(tmp), save_strategy="no", report_to="none", **hp)
         trainer = setfit.Trainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(train),
                                  metric=f1_metric)
         start = time.perf_counter()
-        trainer.train()
+        with autocast(bf16):
+            trainer.train()
         seconds = time.perf_counter() - start
     return trainer, seconds
 
@@ -101,7 +109,7 @@ def save_model(model, out: Path) -> None:
 
 def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
                    hp: dict, sample_seed: int, where: str, model_out: Path | None = None,
-                   max_eval_samples: int | None = None) -> dict:
+                   max_eval_samples: int | None = None, bf16: bool = False) -> dict:
     """Train one SetFit model per n in `sizes` (n examples per class) and score each on the test split
     (a seeded subset of max_eval_samples rows when given). The main n's scores are the top-level
     metrics; its model is saved to `model_out` when given."""
@@ -112,13 +120,14 @@ def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: li
 
     curve = {}
     for n in sizes:
-        trainer, seconds = train_setfit(model_name, samples[n], hp)
-        scores = trainer.evaluate(test)
+        trainer, seconds = train_setfit(model_name, samples[n], hp, bf16)
+        with autocast(bf16):
+            scores = trainer.evaluate(test)
         row = curve[str(n)] = {"test_f1": scores["f1"], "test_accuracy": scores["accuracy"],
                                "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds}
         print(f"setfit: {n} per class: test F1 {row['test_f1']:.3f}, {row['contrastive_pairs']:,} pairs, "
               f"{seconds:.0f} s")
         if n == main_n and model_out is not None:
             save_model(trainer.model, model_out)
-    return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test),
+    return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test), "bf16": int(bf16),
             "learning_curve": curve}

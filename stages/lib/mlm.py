@@ -108,14 +108,14 @@ def fill_mask(model, tokenizer, sentence: str, top_k: int) -> list[dict]:
 
 def pretrain_and_evaluate(model_name: str, hp: dict, mlm_probability: float, masking: str,
                           probes: list[str], top_k: int, data_dir: Path, model_out: Path | None = None,
-                          live_dir: Path | None = None) -> tuple[dict, dict]:
+                          live_dir: Path | None = None, checkpoints=None) -> tuple[dict, dict]:
     """Continue masked-LM training of `model_name` on the training texts; return (metrics,
     fill-mask report) with the test loss and the probes' predictions before and after. The model
     is saved to `model_out` and the curves logged with DVCLive to `live_dir` when given."""
     from transformers import set_seed
 
     from stages.lib.data import read_split
-    from stages.lib.training import live_callbacks, make_trainer, save_model, scratch_dir, subset
+    from stages.lib.training import fit, live_callbacks, make_trainer, save_model, subset, trainer_dir
 
     train_texts, test_texts = read_split(data_dir, "train"), read_split(data_dir, "test")  # before the model
     set_seed(hp["seed"])  # the MLM head's initialisation, where the checkpoint has none
@@ -133,11 +133,12 @@ def pretrain_and_evaluate(model_name: str, hp: dict, mlm_probability: float, mas
         return masked_lm_loss(model, test_batches), [fill_mask(model, tokenizer, s, top_k) for s in probes]
 
     loss_before, fills_before = evaluate()
-    with scratch_dir() as tmp:
-        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), live_callbacks(live_dir),
-                               collator=make_collator(tokenizer, mlm_probability, masking))
-        trainer.args.remove_unused_columns = False  # offset_mapping is for the collator, not the model
-        result = trainer.train()
+    with trainer_dir(checkpoints) as out:
+        # keep_columns: offset_mapping is for the whole-word collator, not the model
+        trainer = make_trainer(model, tokenizer, train, hp, out, live_callbacks(live_dir),
+                               collator=make_collator(tokenizer, mlm_probability, masking),
+                               checkpoints=checkpoints, keep_columns=True)
+        result = fit(trainer, checkpoints)
     loss_after, fills_after = evaluate()
     if model_out is not None:
         save_model(tokenizer, model, model_out)

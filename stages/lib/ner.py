@@ -116,17 +116,9 @@ def extract_entities(model_dir: Path, sentences: list[str]) -> list[dict]:
             for sentence in sentences]
 
 
-def predict_in_order(trainer, ds):
-    """trainer.predict, rows in the dataset's order. With group_by_length the Trainer (transformers
-    5) length-groups the *evaluation* batches too, which would pair sentences with other sentences'
-    predictions in the word-level scoring."""
-    trainer.args.train_sampling_strategy = "sequential"  # training is over; eval sampler: sequential
-    return trainer.predict(ds)
-
-
 def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool, data_dir: Path,
                            model_out: Path | None = None, predictions_out: Path | None = None,
-                           live_dir: Path | None = None) -> dict:
+                           live_dir: Path | None = None, checkpoints=None) -> dict:
     """Fine-tune `model_name` for NER on the prepared CoNLL-2003 splits and score it on the test
     split (as the book). The model is saved to `model_out`, the test predictions written to
     `predictions_out` and the training curves logged with DVCLive to `live_dir` when given."""
@@ -134,7 +126,8 @@ def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool,
 
     from stages.lib.data import read_split
     from stages.lib.models import load_token_classifier
-    from stages.lib.training import live_callbacks, make_trainer, save_model, scratch_dir, subset
+    from stages.lib.training import (fit, is_main_process, live_callbacks, make_trainer, save_model, subset,
+                                     trainer_dir)
 
     train_words, test_words = read_split(data_dir, "train"), read_split(data_dir, "test")  # before the model
     set_seed(hp["seed"])  # the new head's initialisation
@@ -144,12 +137,12 @@ def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool,
     test_words = subset(test_words, hp["max_eval_samples"], seed)
     test = tokenize(test_words, tokenizer, label_all_subtokens)
 
-    with scratch_dir() as tmp:
+    with trainer_dir(checkpoints) as out_dir:
         # pads labels with IGNORE, beside the inputs
-        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), live_callbacks(live_dir),
-                               collator=DataCollatorForTokenClassification(tokenizer))
-        result = trainer.train()
-        out = predict_in_order(trainer, test)
+        trainer = make_trainer(model, tokenizer, train, hp, out_dir, live_callbacks(live_dir),
+                               collator=DataCollatorForTokenClassification(tokenizer), checkpoints=checkpoints)
+        result = fit(trainer, checkpoints)
+        out = trainer.predict(test)
     token_preds = out.predictions.argmax(-1)
     labelled = out.label_ids != IGNORE  # also False on padding: the Trainer pads with IGNORE
     book_f1 = book_token_f1([NER_TAGS[i] for i in out.label_ids[labelled]],
@@ -157,9 +150,9 @@ def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool,
 
     gold = [[NER_TAGS[i] for i in tags] for tags in test_words["ner_tags"]]
     pred = [word_tags(p, w, len(g)) for p, w, g in zip(token_preds, test["word_ids"], gold)]
-    if model_out is not None:
+    if model_out is not None and is_main_process():
         save_model(tokenizer, model, model_out)
-    if predictions_out is not None:
+    if predictions_out is not None and is_main_process():
         write_predictions(predictions_out, test_words["tokens"], gold, pred)
 
     return {

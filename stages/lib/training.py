@@ -2,8 +2,11 @@
 bf16 autocast and length-grouped batches where params ask for them)."""
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -56,14 +59,39 @@ def tokenize(ds, tokenizer):
                   remove_columns=["text"], desc="tokenize")
 
 
-def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbacks=(), collator=None):
-    """The Trainer for `hp`; `collator` defaults to padding inputs only (sentence labels)."""
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+def world_size() -> int:
+    """Processes training together (torchrun / accelerate launch set WORLD_SIZE); 1 otherwise."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
+
+def is_main_process() -> bool:
+    """Only the first process writes outputs when several train together (DDP)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def per_process_batch(batch_size: int) -> int:
+    """`batch_size` in params is the global batch: under DDP each process takes its share, so
+    one process and N processes take the same optimizer steps."""
+    n = world_size()
+    if batch_size % n:
+        raise PipelineError(f"batch_size = {batch_size} does not split over {n} processes; "
+                            f"accepted: a multiple of the process count")
+    return batch_size // n
+
+
+def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbacks=(), collator=None,
+                 checkpoints=None, keep_columns: bool = False):
+    """The Trainer for `hp`. `collator` defaults to padding inputs only (sentence labels);
+    `checkpoints` (a Checkpoints) saves every `every_steps` into output_dir so a killed run can
+    resume; `keep_columns` passes dataset columns the model doesn't take on to the collator."""
+    from transformers import DataCollatorWithPadding, TrainingArguments
+
+    saving = (dict(save_strategy="steps", save_steps=checkpoints.every_steps, save_total_limit=1)
+              if checkpoints is not None else dict(save_strategy="no"))
     args = TrainingArguments(
         output_dir=str(output_dir),
         learning_rate=hp["learning_rate"],
-        per_device_train_batch_size=hp["batch_size"],
+        per_device_train_batch_size=per_process_batch(hp["batch_size"]),
         per_device_eval_batch_size=max(64, hp["batch_size"]),
         num_train_epochs=hp["epochs"],
         weight_decay=hp["weight_decay"],
@@ -73,12 +101,39 @@ def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbac
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if hp["group_by_length"] else "random",
         logging_steps=hp["logging_steps"],
-        save_strategy="no",
+        remove_unused_columns=not keep_columns,
+        # BERT heads average their loss per process, and DDP averages the gradients; the default
+        # would also multiply each process's loss by the process count (a 2x loss and gradient).
+        average_tokens_across_devices=False,
         report_to="none",  # DVCLive is passed as a callback; nothing else phones home
         disable_tqdm=False,
+        **saving,
     )
-    return Trainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
-                   data_collator=collator or DataCollatorWithPadding(tokenizer), callbacks=list(callbacks))
+    return _in_order_trainer()(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+                               data_collator=collator or DataCollatorWithPadding(tokenizer),
+                               callbacks=list(callbacks))
+
+
+def _in_order_trainer():
+    from torch.utils.data import SequentialSampler
+    from transformers import Trainer
+
+    class InOrderEvalTrainer(Trainer):
+        """Evaluates in dataset order. Under group_by_length, transformers 5 length-groups the
+        evaluation batches too, which pairs rows with other rows' predictions in word-level scoring."""
+
+        def _get_eval_sampler(self, eval_dataset):
+            return SequentialSampler(eval_dataset)
+
+    return InOrderEvalTrainer
+
+
+def fit(trainer, checkpoints=None):
+    """trainer.train(), resumed from the run's last complete checkpoint when a killed run left one."""
+    last = checkpoints.last() if checkpoints is not None else None
+    if last:
+        print(f"resuming from {last}: an earlier run with the same settings was interrupted")
+    return trainer.train(resume_from_checkpoint=last)
 
 
 def predict_labels(trainer, ds) -> tuple[list[int], list[int]]:
@@ -98,7 +153,7 @@ def save_model(tokenizer, model, folder: Path) -> None:
 def live_callbacks(live_dir: Path | None) -> list:
     """Log training curves with DVCLive to `live_dir` (none when None). No DVC experiment is
     saved from inside a stage: `dvc exp run` does that."""
-    if live_dir is None:
+    if live_dir is None or not is_main_process():
         return []
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
@@ -106,15 +161,22 @@ def live_callbacks(live_dir: Path | None) -> list:
     return [DVCLiveCallback(live=Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None))]
 
 
-def scratch_dir() -> tempfile.TemporaryDirectory:
-    """Trainer's output_dir: nothing is kept there (save_strategy='no'), so a temporary folder."""
-    return tempfile.TemporaryDirectory(prefix="trainer-")
+@contextlib.contextmanager
+def trainer_dir(checkpoints=None) -> Iterator[Path]:
+    """The Trainer's output_dir: the run's checkpoint folder, or a temporary one when nothing is kept."""
+    if checkpoints is not None:
+        checkpoints.folder.mkdir(parents=True, exist_ok=True)
+        yield checkpoints.folder
+    else:
+        with tempfile.TemporaryDirectory(prefix="trainer-") as tmp:
+            yield Path(tmp)
 
 
 def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_out: Path | None = None,
-                       live_dir: Path | None = None) -> dict:
+                       live_dir: Path | None = None, checkpoints=None) -> dict:
     """Fine-tune `model_name` on the prepared sentiment splits; return its metrics. The model is
-    saved to `model_out` and the training curves logged with DVCLive to `live_dir` when given."""
+    saved to `model_out` and the training curves logged with DVCLive to `live_dir` when given;
+    `checkpoints` lets a killed run resume."""
     from transformers import set_seed
 
     from stages.lib.data import SENTIMENT_LABELS, read_split
@@ -122,20 +184,20 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
     from stages.lib.metrics import classification_metrics
     from stages.lib.models import load_sequence_classifier
 
-    set_seed(hp["seed"])  # the new head's initialisation
+    seed = hp["seed"]
+    splits = {split: read_split(data_dir, split) for split in ("train", "validation", "test")}  # before the model
+    set_seed(seed)  # the new head's initialisation
     tokenizer, model = load_sequence_classifier(model_name, SENTIMENT_LABELS)
     apply_freezing(model, spec)
-
-    seed = hp["seed"]
-    train = tokenize(subset(read_split(data_dir, "train"), hp["max_train_samples"], seed), tokenizer)
-    evals = {split: tokenize(subset(read_split(data_dir, split), hp["max_eval_samples"], seed), tokenizer)
+    train = tokenize(subset(splits["train"], hp["max_train_samples"], seed), tokenizer)
+    evals = {split: tokenize(subset(splits[split], hp["max_eval_samples"], seed), tokenizer)
              for split in ("validation", "test")}
 
-    with scratch_dir() as tmp:
-        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp), live_callbacks(live_dir))
-        result = trainer.train()
+    with trainer_dir(checkpoints) as out:
+        trainer = make_trainer(model, tokenizer, train, hp, out, live_callbacks(live_dir), checkpoints=checkpoints)
+        result = fit(trainer, checkpoints)
         scores = {split: classification_metrics(*predict_labels(trainer, ds)) for split, ds in evals.items()}
-    if model_out is not None:
+    if model_out is not None and is_main_process():
         save_model(tokenizer, model, model_out)
 
     return {

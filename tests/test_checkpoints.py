@@ -1,0 +1,84 @@
+"""Interruption: a killed training stage resumes from its last checkpoint and ends where an
+uninterrupted run ends. The stages run as subprocesses in a temporary copy of the repository (smoke
+profile, a larger subset, a checkpoint every 2 steps) and are killed with SIGKILL mid-training."""
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stages.lib.checkpoints import Checkpoints
+
+STAGES = {  # stage command -> (metrics file, metrics that must match, run folder under data/checkpoints)
+    "freeze_sweep": (["--frozen-blocks", "2", "--seed", "1"], "metrics/freeze_sweep/points/blocks2_seed1.json",
+                     ("test_f1", "test_accuracy", "validation_accuracy"), "freeze-sweep/blocks2_seed1"),
+    "mlm_pretrain": ([], "metrics/mlm_pretrain.json", ("test_mlm_loss_after",), "mlm-pretrain"),
+    "ner": ([], "metrics/ner.json", ("test_entity_f1", "test_book_token_f1"), "ner"),
+}
+
+
+def run_stage(repo, env, stage, args):
+    proc = subprocess.run([sys.executable, "-m", f"stages.{stage}", *args], cwd=repo, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def kill_after_first_checkpoint(repo, env, stage, args, run_dir):
+    """Start the stage, SIGKILL it once a complete checkpoint exists; return that checkpoint's step."""
+    proc = subprocess.Popen([sys.executable, "-m", f"stages.{stage}", *args], cwd=repo, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = [Checkpoints(folder, 2).last() for folder in run_dir.glob("*")]
+            if any(found):
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return int(re.search(r"checkpoint-(\d+)$", next(f for f in found if f)).group(1))
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    pytest.fail(f"{stage} ended (exit {proc.returncode}) before a checkpoint was written")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_killed_stage_resumes_and_matches_an_uninterrupted_run(stage_workspace, stage):
+    repo, env = stage_workspace
+    args, metrics_file, keys, run = STAGES[stage]
+    run_dir = repo / "data/checkpoints" / run
+    metrics_path = repo / metrics_file
+
+    run_stage(repo, env, stage, args)
+    uninterrupted = json.loads(metrics_path.read_text())
+    assert not run_dir.exists(), "checkpoints are removed once the outputs are written"
+    metrics_path.unlink()
+
+    step = kill_after_first_checkpoint(repo, env, stage, args, run_dir)
+    assert not metrics_path.exists(), "a killed stage leaves no metrics behind"
+    log = run_stage(repo, env, stage, args)
+    assert f"resuming from data/checkpoints/{run}/" in log and f"checkpoint-{step}:" in log
+    resumed = json.loads(metrics_path.read_text())
+    for key in keys:
+        assert resumed[key] == pytest.approx(uninterrupted[key], abs=0.01), key
+    assert not run_dir.exists()
+
+
+def test_the_newest_complete_checkpoint_is_resumed_and_other_settings_start_afresh(tmp_path):
+    ckpt = Checkpoints.for_run("fine-tune/full", 2, {"lr": 1e-5}, root=tmp_path)
+    assert ckpt.last() is None
+    for step, state in ((2, "{}"), (4, "{}"), (6, '{"trunc')):  # step 6: killed while saving
+        (ckpt.folder / f"checkpoint-{step}").mkdir(parents=True)
+        (ckpt.folder / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    assert ckpt.last() == str(ckpt.folder / "checkpoint-4")
+    assert Checkpoints.for_run("fine-tune/full", 2, {"lr": 1e-5}, root=tmp_path).last() == ckpt.last()
+
+    other = Checkpoints.for_run("fine-tune/full", 2, {"lr": 2e-5}, root=tmp_path)
+    assert other.last() is None and not ckpt.folder.exists(), "another run's checkpoints are stale"
+    other.folder.mkdir(parents=True)
+    other.finish()
+    assert not (tmp_path / "fine-tune/full").exists()
