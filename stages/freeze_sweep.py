@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"freeze-sweep: {model}, blocks 0..{args.frozen_blocks - 1} frozen, seed {args.seed}")
     checkpoints = for_stage(params, f"freeze-sweep/blocks{args.frozen_blocks}_seed{args.seed}", DATA, model,
                             spec=spec, hp=hp)
-    metrics = train_and_evaluate(model, spec, hp, DATA, checkpoints=checkpoints)
+    # the sweep reads test scores only: no time spent on the validation split
+    metrics = train_and_evaluate(model, spec, hp, DATA, checkpoints=checkpoints, eval_splits=("test",))
     write_json(point_path(POINTS, args.frozen_blocks, args.seed), metrics)
     checkpoints.finish()
     print(f"freeze-sweep: {args.frozen_blocks} frozen, seed {args.seed}: test F1 {metrics['test_f1']:.3f}")

@@ -1,11 +1,12 @@
 import os
 import shutil
 import subprocess
-import socket
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.netguard.sitecustomize import block
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -69,26 +70,5 @@ def no_network(monkeypatch) -> list[str]:
     work. Yields the recorded attempts: assert it stays empty, so that a library which swallows the
     refusal and falls back still fails the test."""
     attempts: list[str] = []
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def refuse(what: str, error=ConnectionRefusedError):
-        attempts.append(what)
-        raise error(f"network access in an offline test: {what}")
-
-    def connect(sock, address):
-        if sock.family == socket.AF_UNIX:
-            return real_connect(sock, address)
-        refuse(f"connect {address!r}")
-
-    def connect_ex(sock, address):
-        if sock.family == socket.AF_UNIX:
-            return real_connect_ex(sock, address)
-        refuse(f"connect_ex {address!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "create_connection",
-                        lambda address, *a, **k: refuse(f"create_connection {address!r}"))
-    monkeypatch.setattr(socket, "getaddrinfo",
-                        lambda host, *a, **k: refuse(f"getaddrinfo {host!r}", socket.gaierror))
+    block(attempts.append, monkeypatch.setattr)
     return attempts

@@ -131,3 +131,28 @@ def test_the_repository_params_define_mlm_for_every_profile():
         mlm_settings(name, params["profiles"][name])
     assert params["profiles"]["book"]["mlm_pretrain"]["epochs"] == 10  # the book's 10 epochs
     probe_settings(params)
+
+
+@pytest.mark.parametrize("arch", ["bert", "mpnet"])
+def test_masked_positions_loss_equals_the_models_own_loss_and_gradients(tokenizer, arch):
+    from transformers import BertConfig, BertForMaskedLM, MPNetConfig, MPNetForMaskedLM
+
+    config_cls, model_cls = (BertConfig, BertForMaskedLM) if arch == "bert" else (MPNetConfig, MPNetForMaskedLM)
+    torch.manual_seed(0)
+    model = model_cls(config_cls(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                                 num_attention_heads=2, intermediate_size=37)).eval()  # no dropout
+    batch = mlm.mask_eval_set(tokenized(tokenizer, TEXTS * 2), mlm.make_collator(tokenizer, 0.3, "token", 1), 8)[0]
+    if arch == "mpnet":
+        batch.pop("token_type_ids", None)  # MPNet takes none
+    assert 0 < int((batch["labels"] != -100).sum()) < batch["labels"].numel()
+
+    ours = mlm.masked_positions_loss(model, batch)
+    ours.backward()
+    ours_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    theirs = model(**batch).loss
+    theirs.backward()
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+    for name, param in model.named_parameters():
+        if param.grad is not None:
+            assert torch.allclose(ours_grads[name], param.grad, atol=1e-6), name

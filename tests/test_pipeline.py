@@ -1,5 +1,6 @@
 """End to end: the real `dvc repro` of the whole pipeline in a temporary copy of the repository,
-on the smoke profile with a 2 x 2 freeze sweep, offline (HF_HUB_OFFLINE=1), from the raw files."""
+on the smoke profile with a 2 x 2 freeze sweep, offline (HF_HUB_OFFLINE=1, and every Python process
+behind a network guard: tests/netguard), from the raw files."""
 import json
 import re
 import subprocess
@@ -7,14 +8,17 @@ import subprocess
 import pytest
 import yaml
 
-from tests.conftest import copy_repo, offline_env
+from tests.conftest import REPO, copy_repo, offline_env
+
+NETGUARD = REPO / "tests" / "netguard"
 
 RUNS = ("full", "head_only", "first_blocks", "from_mlm")
 
 
-def sh(*cmd, cwd, env):
+def sh(*cmd, cwd, env, expect_failure=False):
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert (proc.returncode != 0) == expect_failure, \
+        f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout
 
 
@@ -28,8 +32,11 @@ def smoke_repo(tmp_path_factory, raw_dir):
     params = re.sub(r"(?m)^  seeds: .*$", "  seeds: [1, 2]", params)
     (repo / "params.yaml").write_text(params)
 
+    # every Python process of the run (dvc, each stage) loads tests/netguard/sitecustomize.py:
+    # network access is refused and logged to NETGUARD_LOG
     env = offline_env(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
-                      GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
+                      GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com",
+                      PYTHONPATH=str(NETGUARD), NETGUARD_LOG=str(repo.parent / "network-attempts.log"))
     sh("git", "init", "-q", "-b", "main", cwd=repo, env=env)
     sh("git", "add", "-A", cwd=repo, env=env)
     sh("git", "commit", "-qm", "smoke", cwd=repo, env=env)
@@ -113,6 +120,15 @@ def test_sweep_summary_and_report(smoke_repo):
     assert "def flatten" not in html                  # code cells hidden
     assert "has not run yet" not in html              # every stage's section is filled
     assert (repo / "reports/freeze_sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_pipeline_ran_with_the_network_blocked(smoke_repo):
+    repo, env, _ = smoke_repo
+    sh("python", "-c", "import socket; socket.create_connection(('10.0.0.1', 443))", cwd=repo, env={
+        **env, "NETGUARD_LOG": str(repo.parent / "guard-check.log")}, expect_failure=True)
+    assert "create_connection ('10.0.0.1', 443)" in (repo.parent / "guard-check.log").read_text()  # armed
+    attempts = repo.parent / "network-attempts.log"
+    assert not attempts.exists(), attempts.read_text()
 
 
 def test_second_repro_is_a_no_op(smoke_repo):

@@ -80,10 +80,11 @@ def per_process_batch(batch_size: int) -> int:
 
 
 def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbacks=(), collator=None,
-                 checkpoints=None, keep_columns: bool = False):
+                 checkpoints=None, keep_columns: bool = False, loss_fn=None):
     """The Trainer for `hp`. `collator` defaults to padding inputs only (sentence labels);
     `checkpoints` (a Checkpoints) saves every `every_steps` into output_dir so a killed run can
-    resume; `keep_columns` passes dataset columns the model doesn't take on to the collator."""
+    resume; `keep_columns` passes dataset columns the model doesn't take on to the collator;
+    `loss_fn(model, inputs)` replaces the model's own training loss."""
     from transformers import DataCollatorWithPadding, TrainingArguments
 
     saving = (dict(save_strategy="steps", save_steps=checkpoints.every_steps, save_total_limit=1)
@@ -109,23 +110,32 @@ def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbac
         disable_tqdm=False,
         **saving,
     )
-    return _in_order_trainer()(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
-                               data_collator=collator or DataCollatorWithPadding(tokenizer),
-                               callbacks=list(callbacks))
+    trainer = _project_trainer()(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+                                 data_collator=collator or DataCollatorWithPadding(tokenizer),
+                                 callbacks=list(callbacks))
+    trainer.loss_fn = loss_fn
+    return trainer
 
 
-def _in_order_trainer():
+def _project_trainer():
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
 
-    class InOrderEvalTrainer(Trainer):
-        """Evaluates in dataset order. Under group_by_length, transformers 5 length-groups the
-        evaluation batches too, which pairs rows with other rows' predictions in word-level scoring."""
+    class ProjectTrainer(Trainer):
+        """Evaluates in dataset order: under group_by_length, transformers 5 length-groups the
+        evaluation batches too, which pairs rows with other rows' predictions in word-level scoring.
+        Trains on `loss_fn(model, inputs)` when one is set."""
+        loss_fn = None
 
         def _get_eval_sampler(self, eval_dataset):
             return SequentialSampler(eval_dataset)
 
-    return InOrderEvalTrainer
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if self.loss_fn is None or return_outputs:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            return self.loss_fn(model, inputs)
+
+    return ProjectTrainer
 
 
 def fit(trainer, checkpoints=None):
@@ -173,10 +183,11 @@ def trainer_dir(checkpoints=None) -> Iterator[Path]:
 
 
 def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_out: Path | None = None,
-                       live_dir: Path | None = None, checkpoints=None) -> dict:
-    """Fine-tune `model_name` on the prepared sentiment splits; return its metrics. The model is
-    saved to `model_out` and the training curves logged with DVCLive to `live_dir` when given;
-    `checkpoints` lets a killed run resume."""
+                       live_dir: Path | None = None, checkpoints=None,
+                       eval_splits: tuple[str, ...] = ("validation", "test")) -> dict:
+    """Fine-tune `model_name` on the prepared sentiment splits; return its metrics on `eval_splits`.
+    The model is saved to `model_out` and the training curves logged with DVCLive to `live_dir` when
+    given; `checkpoints` lets a killed run resume."""
     from transformers import set_seed
 
     from stages.lib.data import SENTIMENT_LABELS, read_split
@@ -185,13 +196,13 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
     from stages.lib.models import load_sequence_classifier
 
     seed = hp["seed"]
-    splits = {split: read_split(data_dir, split) for split in ("train", "validation", "test")}  # before the model
+    splits = {split: read_split(data_dir, split) for split in ("train", *eval_splits)}  # before the model
     set_seed(seed)  # the new head's initialisation
     tokenizer, model = load_sequence_classifier(model_name, SENTIMENT_LABELS)
     apply_freezing(model, spec)
     train = tokenize(subset(splits["train"], hp["max_train_samples"], seed), tokenizer)
     evals = {split: tokenize(subset(splits[split], hp["max_eval_samples"], seed), tokenizer)
-             for split in ("validation", "test")}
+             for split in eval_splits}
 
     with trainer_dir(checkpoints) as out:
         trainer = make_trainer(model, tokenizer, train, hp, out, live_callbacks(live_dir), checkpoints=checkpoints)
@@ -201,10 +212,7 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
         save_model(tokenizer, model, model_out)
 
     return {
-        "test_f1": scores["test"]["f1"],
-        "test_accuracy": scores["test"]["accuracy"],
-        "validation_f1": scores["validation"]["f1"],
-        "validation_accuracy": scores["validation"]["accuracy"],
+        **{f"{split}_{name}": value for split, s in scores.items() for name, value in s.items()},
         "train_loss": result.training_loss,
         "train_runtime_s": result.metrics["train_runtime"],
         "train_samples_per_second": result.metrics["train_samples_per_second"],
