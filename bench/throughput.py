@@ -1,6 +1,6 @@
 """Benchmark: the project's fine-tune path against the book's code path, side by side.
 
-    python -m bench.throughput            # or `make bench`; ~15 min on 2 cores (full data, 1 epoch, 2 seeds)
+    python -m bench.throughput            # or `make bench`; ~14 min on 2 cores (full data, 1 epoch, 2 seeds)
     python -m bench.throughput --max-train-samples 800 --seeds 42   # a quick look
 
 Same model, data, batch size, learning rate, epochs and seeds for both paths; only the speed levers
