@@ -83,3 +83,13 @@ def test_length_grouping_keeps_every_example_once_an_epoch_and_cuts_padding(tmp_
     assert sorted(i for b in grouped for i in b) == list(range(len(ds)))  # each example exactly once
     assert padded_tokens(grouped) < 0.7 * padded_tokens(shuffled)
     assert epoch(True) == grouped  # the seed fixes the order
+
+
+def test_the_global_batch_is_split_over_ddp_processes(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert training.per_process_batch(16) == 8
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    with pytest.raises(PipelineError, match="batch_size = 16 does not split over 3 processes"):
+        training.per_process_batch(16)
+    monkeypatch.delenv("WORLD_SIZE")
+    assert training.per_process_batch(16) == 16
