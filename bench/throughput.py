@@ -86,18 +86,21 @@ def run(path: str, model_name: str, hp: dict) -> dict:
         result = trainer.train()
         f1 = classification_metrics(*predict_labels(trainer, test))["f1"]
     seconds = result.metrics["train_runtime"]
-    lengths = [len(ids) for ids in train["input_ids"]] * int(hp["epochs"])
+    lengths = [len(ids) for ids in train["input_ids"]] * hp["epochs"]
     return {"samples_per_s": len(lengths) / seconds, "train_s": seconds, "test_f1": f1,
             "flops_per_s": training_flops(model.config, lengths) / seconds}
 
 
 def main(argv: list[str] | None = None) -> None:
+    from transformers import AutoConfig
+
     from stages.lib.config import load_params, select_profile
+    from stages.lib.models import resolve_model
     from stages.lib.training import validate_hparams
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43])
-    parser.add_argument("--epochs", type=float, default=1)
+    parser.add_argument("--epochs", type=int, default=1)  # whole epochs: tokens are counted per epoch
     parser.add_argument("--max-train-samples", type=int, default=None, help="default: all 8,530")
     parser.add_argument("--profile", default="cpu", help="whose classifier_model and fine_tune params")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
@@ -108,10 +111,6 @@ def main(argv: list[str] | None = None) -> None:
     model_name = profile["classifier_model"]
     project = validate_hparams({**profile["fine_tune"], "epochs": args.epochs,
                                 "max_train_samples": args.max_train_samples}, f"profiles.{name}.fine_tune")
-    from transformers import AutoConfig
-
-    from stages.lib.models import resolve_model
-
     config = AutoConfig.from_pretrained(resolve_model(model_name))
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
     shape_peaks = {k: matmul_peak(dt, model_shapes(config, project["batch_size"])) for k, dt in dtypes.items()}

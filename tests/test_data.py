@@ -120,19 +120,30 @@ def test_fewshot_larger_than_class_is_an_error(rt):
 LATIN1 = "Latin-1 text, one sentence a line"
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"\xef\xbb\xbfa fine film .\n",
+@pytest.mark.parametrize("name, read, content, message", [
+    ("rt-polarity.pos", data.read_polarity_lines, b"\xef\xbb\xbfa fine film .\n",
      r"rt-polarity\.pos:1: starts with a UTF-8 byte-order mark; accepted: " + LATIN1),
-    ("a fine film .\n".encode("utf-16"), r"rt-polarity\.pos:1: starts with a UTF-16 byte-order mark"),
-    ("a fine film .\n".encode("utf-16-le"), r"rt-polarity\.pos:1: NUL byte \(UTF-16 or binary data\?\)"),
-    (b"one .\ntwo .\nthr\x00ee .\n", r"rt-polarity\.pos:3: NUL byte"),
-    ("one .\ntwo .\ncaf\xe9 \x85 ol\xe9 .\n".encode("utf-8"), r"rt-polarity\.pos:3: the file is UTF-8 encoded"),
+    ("rt-polarity.pos", data.read_polarity_lines, "a fine film .\n".encode("utf-16"),
+     r"rt-polarity\.pos:1: starts with a UTF-16 byte-order mark"),
+    ("rt-polarity.pos", data.read_polarity_lines, "a fine film .\n".encode("utf-16-le"),
+     r"rt-polarity\.pos:1: NUL byte \(UTF-16 or binary data\?\)"),
+    ("rt-polarity.pos", data.read_polarity_lines, b"one .\ntwo .\nthr\x00ee .\n", r"rt-polarity\.pos:3: NUL byte"),
+    ("rt-polarity.pos", data.read_polarity_lines, "one .\ntwo .\ncaf\xe9 \x85 ol\xe9 .\n".encode("utf-8"),
+     r"rt-polarity\.pos:3: the file is UTF-8 encoded"),
+    ("train.txt", data.read_conll, b"EU NNP I-NP B-ORG\n\nK\xf6ln NNP I-NP B-LOC\n",
+     r"train\.txt:3: not valid UTF-8 \(byte 0xf6 at column 2\); accepted: UTF-8 text"),
+    ("train.txt", data.read_conll, b"\xef\xbb\xbf-DOCSTART- -X- -X- O\n",
+     r"train\.txt:1: starts with a UTF-8 byte-order mark"),
+    ("train.txt", data.read_conll, "EU NNP I-NP B-ORG\n".encode("utf-16"),
+     r"train\.txt:1: starts with a UTF-16 byte-order mark"),
+    ("train.txt", data.read_conll, "EU NNP I-NP B-ORG\n".encode("utf-16-le"), r"train\.txt:1: NUL byte"),
 ])
-def test_a_sentiment_file_in_another_encoding_names_file_and_line(tmp_path, content, message):
-    path = tmp_path / "rt-polarity.pos"
+def test_a_raw_file_in_another_encoding_names_file_and_line(tmp_path, name, read, content, message):
+    """rt-polarity files must be Latin-1, CoNLL files UTF-8."""
+    path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(PipelineError, match=message):
-        data.read_polarity_lines(path)
+        read(path)
 
 
 def test_latin1_text_with_accents_and_0x85_is_accepted(tmp_path):
@@ -157,20 +168,6 @@ def test_sentiment_files_with_the_wrong_number_of_lines_are_named(tmp_path):
     assert str(e.value) == (f"{tmp_path / 'rt-polarity.pos'}: 2 lines; {tmp_path / 'rt-polarity.neg'}: 3 lines; "
                             "expected 5,331 lines in each of rt-polarity.pos and rt-polarity.neg "
                             "(the split sizes depend on it)")
-
-
-@pytest.mark.parametrize("content, message", [
-    (b"EU NNP I-NP B-ORG\n\nK\xf6ln NNP I-NP B-LOC\n",
-     r"train\.txt:3: not valid UTF-8 \(byte 0xf6 at column 2\); accepted: UTF-8 text"),
-    (b"\xef\xbb\xbf-DOCSTART- -X- -X- O\n", r"train\.txt:1: starts with a UTF-8 byte-order mark"),
-    ("EU NNP I-NP B-ORG\n".encode("utf-16"), r"train\.txt:1: starts with a UTF-16 byte-order mark"),
-    ("EU NNP I-NP B-ORG\n".encode("utf-16-le"), r"train\.txt:1: NUL byte"),
-])
-def test_conll_encoding_errors_name_file_and_line(tmp_path, content, message):
-    path = tmp_path / "train.txt"
-    path.write_bytes(content)
-    with pytest.raises(PipelineError, match=message):
-        data.read_conll(path)
 
 
 @pytest.mark.parametrize("content", ["", "-DOCSTART- -X- -X- O\n\n\n"])
