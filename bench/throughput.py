@@ -23,18 +23,25 @@ import torch
 DATA = Path("data/prepared/rotten_tomatoes")
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 SQUARE = [(n, n, n) for n in (512, 1024, 2048, 4096)]
 
 
-def matmul_peak(dtype: torch.dtype, shapes=SQUARE, repeats: int = 5) -> float:
-    """Best FLOP/s of (m x k) @ (k x n) matmuls in `dtype` on this machine."""
+def matmul_peak(dtype: torch.dtype, shapes=SQUARE, repeats: int = 5, device: str | None = None) -> float:
+    """Best FLOP/s of (m x k) @ (k x n) matmuls in `dtype` on `device` (default: the one that trains)."""
+    from stages.lib.precision import accelerator
+
+    device = device or accelerator()
+    sync = getattr(torch, device).synchronize if device != "cpu" else (lambda: None)  # GPUs run async
     best = 0.0
     for m, k, n in shapes:
-        a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+        a, b = (torch.randn(m, k, dtype=dtype, device=device), torch.randn(k, n, dtype=dtype, device=device))
         a @ b  # warm-up: thread pool, kernels
         for _ in range(repeats):
+            sync()
             start = time.perf_counter()
             a @ b
+            sync()
             best = max(best, 2 * m * k * n / (time.perf_counter() - start))
     return best
 
@@ -62,7 +69,7 @@ def book_trainer(model, tokenizer, train, hp: dict, output_dir: str):
                              per_device_train_batch_size=hp["batch_size"],
                              per_device_eval_batch_size=hp["batch_size"], num_train_epochs=hp["epochs"],
                              weight_decay=hp["weight_decay"], seed=hp["seed"], save_strategy="no",
-                             report_to="none", use_cpu=not torch.cuda.is_available())
+                             report_to="none")
     return Trainer(model=model, args=args, train_dataset=train, processing_class=tokenizer,
                    data_collator=DataCollatorWithPadding(tokenizer))
 
@@ -112,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     project = validate_hparams({**profile["fine_tune"], "epochs": args.epochs,
                                 "max_train_samples": args.max_train_samples}, f"profiles.{name}.fine_tune")
     config = AutoConfig.from_pretrained(resolve_model(model_name))
-    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    # fp32 (the book's path) and the project's precision, both on the device that trains
+    dtypes = {k: DTYPES[k] for k in dict.fromkeys(("fp32", project["precision"]))}
     shape_peaks = {k: matmul_peak(dt, model_shapes(config, project["batch_size"])) for k, dt in dtypes.items()}
     peaks = {k: max(matmul_peak(dt), shape_peaks[k]) for k, dt in dtypes.items()}  # the best seen
     for k in dtypes:
@@ -140,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
                "peak_gflops_per_s": {k: v / 1e9 for k, v in peaks.items()},
                "model_shape_peak_gflops_per_s": {k: v / 1e9 for k, v in shape_peaks.items()},
                "book": summary("book", "fp32"),
-               "project": summary("project", "bf16" if project["bf16"] else "fp32")}
+               "project": summary("project", project["precision"])}
     book, ours = results["book"], results["project"]
     results["speedup"] = ours["samples_per_s"] / book["samples_per_s"]
     results["f1_difference"] = ours["test_f1"] - book["test_f1"]

@@ -14,13 +14,13 @@ from stages.lib.config import (PipelineError, is_optional_positive_int, is_posit
                                require, require_model, select_profile, stage_main)
 from stages.lib.fewshot import learning_curve
 from stages.lib.outputs import write_json
-from stages.lib.training import bf16_available
+from stages.lib.training import require_precision
 
 DATA = Path("data/prepared/rotten_tomatoes")
 FEWSHOT = Path("data/prepared/fewshot")
 MODEL_OUT = Path("data/models/setfit")
 TRAINING_KEYS = ("num_epochs", "num_iterations", "batch_size", "seed")  # setfit.TrainingArguments
-KEYS = TRAINING_KEYS + ("samples_per_class", "main_samples_per_class", "max_eval_samples", "bf16")
+KEYS = TRAINING_KEYS + ("samples_per_class", "main_samples_per_class", "max_eval_samples", "precision")
 
 
 def is_size_list(v) -> bool:
@@ -46,8 +46,7 @@ def setfit_settings(profile_name: str, profile: dict) -> tuple[str, dict]:
     require(cfg, "main_samples_per_class", where, lambda v: v in sizes, f"one of samples_per_class: {sizes}")
     require(cfg, "max_eval_samples", where, is_optional_positive_int,
             "null (all test rows) or a positive integer")
-    require(cfg, "bf16", where, lambda v: v in ("auto", True, False), "auto | true | false")
-    return model, {**cfg, "bf16": bf16_available() if cfg["bf16"] == "auto" else cfg["bf16"]}
+    return model, {**cfg, "precision": require_precision(cfg, where)}
 
 
 @stage_main
@@ -60,10 +59,10 @@ def main() -> None:
                           "an integer")
     main_n = cfg["main_samples_per_class"]
     print(f"setfit: {model} ({profile_name} profile), {cfg['samples_per_class']} per class, "
-          f"{cfg['num_iterations']} iterations, {cfg['num_epochs']} epoch(s), bf16 {cfg['bf16']}")
+          f"{cfg['num_iterations']} iterations, {cfg['num_epochs']} epoch(s), precision {cfg['precision']}")
     hp = {k: cfg[k] for k in TRAINING_KEYS}
     metrics = learning_curve(model, DATA, FEWSHOT, cfg["samples_per_class"], main_n, hp, sample_seed,
-                             f"profiles.{profile_name}.setfit", MODEL_OUT, cfg["max_eval_samples"], cfg["bf16"])
+                             f"profiles.{profile_name}.setfit", MODEL_OUT, cfg["max_eval_samples"], cfg["precision"])
     write_json(Path("metrics/setfit.json"), metrics)
     print(f"setfit: {main_n} per class: test F1 {metrics['test_f1']:.3f}, "
           f"accuracy {metrics['test_accuracy']:.3f}")

@@ -5,7 +5,8 @@ the mlm-pretrain checkpoint).
     torchrun --nproc-per-node 2 -m stages.fine_tune full      # the same, DDP over 2 processes
 
 Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>}; a run may set its own `model`
-(a Hub id or folder) and override fine_tune keys. Writes
+(a Hub id or folder) and override fine_tune keys. `from_mlm` is the top-level `from_mlm` section
+(profile-independent, so that dvc.yaml can declare its `model` folder as a dependency). Writes
 data/models/fine_tune/<run>/ (model + tokenizer, safetensors), metrics/fine_tune/<run>.json and
 DVCLive training curves under metrics/live/fine_tune/<run>/.
 """
@@ -21,25 +22,27 @@ from stages.lib.outputs import write_json
 from stages.lib.training import HPARAM_KEYS, is_main_process, train_and_evaluate, validate_hparams
 
 DATA = Path("data/prepared/rotten_tomatoes")
+FROM_MLM = "from_mlm"
 
 
-def run_settings(profile_name: str, profile: dict, run: str) -> tuple[str, FreezeSpec, dict]:
+def run_settings(params: dict, profile_name: str, profile: dict, run: str) -> tuple[str, FreezeSpec, dict]:
     """(model id, freezing, hyperparameters) of one run; a run may override fine_tune keys."""
     where = f"profiles.{profile_name}"
-    runs = profile.get("runs") or {}
+    runs = {**(profile.get("runs") or {}), FROM_MLM: params.get(FROM_MLM)}
     if run not in runs:
         raise PipelineError(f"params.yaml: {where}.runs has no run {run!r}; defined: {', '.join(runs)}")
     settings = runs[run] or {}
+    run_where = FROM_MLM if run == FROM_MLM else f"{where}.runs.{run}"
     accepted = ("model",) + FREEZE_KEYS + HPARAM_KEYS
     unknown = set(settings) - set(accepted)
     if unknown:
-        raise PipelineError(f"params.yaml: {where}.runs.{run}: unknown key(s) {', '.join(sorted(unknown))}; "
+        raise PipelineError(f"params.yaml: {run_where}: unknown key(s) {', '.join(sorted(unknown))}; "
                             f"accepted: {', '.join(accepted)}")
-    if "model" in settings:  # a run may start from another checkpoint (the mlm-pretrain model)
-        model = require_model(settings, "model", f"{where}.runs.{run}")
+    if "model" in settings or run == FROM_MLM:  # a run may start from another checkpoint
+        model = require_model(settings, "model", run_where)
     else:
         model = require_model(profile, "classifier_model", where)
-    spec = FreezeSpec.from_params(settings, f"{where}.runs.{run}")
+    spec = FreezeSpec.from_params(settings, run_where)
     overrides = {k: v for k, v in settings.items() if k in HPARAM_KEYS}
     hp = validate_hparams({**(profile.get("fine_tune") or {}), **overrides}, f"{where}.fine_tune")
     return model, spec, hp
@@ -53,10 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     run = parser.parse_args(argv).run
     params = load_params()
     profile_name, profile = select_profile(params)
-    model, spec, hp = run_settings(profile_name, profile, run)
+    model, spec, hp = run_settings(params, profile_name, profile, run)
     checkpoints = for_stage(params, f"fine-tune/{run}", DATA, model, spec=spec, hp=hp)
     print(f"fine-tune[{run}]: {model} ({profile_name} profile), {spec}, lr {hp['learning_rate']}, "
-          f"{hp['epochs']} epoch(s), bf16 {hp['bf16']}")
+          f"{hp['epochs']} epoch(s), precision {hp['precision']}")
     metrics = train_and_evaluate(model, spec, hp, DATA, Path("data/models/fine_tune") / run,
                                  Path("metrics/live/fine_tune") / run, checkpoints)
     if is_main_process():  # under torchrun, one process writes

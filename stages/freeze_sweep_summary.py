@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.freeze_sweep import POINTS
 from stages.lib import sweep
-from stages.lib.config import (PipelineError, is_positive_number, load_params, require, stage_main)
+from stages.lib.config import (PipelineError, is_positive_number, load_params, require, select_profile,
+                               stage_main)
 from stages.lib.outputs import write_json, write_text
 
 
 @stage_main
 def main() -> None:
-    cfg = load_params().get("sweep") or {}
-    blocks = require(cfg, "frozen_blocks", "sweep", lambda v: isinstance(v, list) and v, "a list of integers")
-    seeds = require(cfg, "seeds", "sweep", lambda v: isinstance(v, list) and v, "a list of integers")
-    tolerance = require(cfg, "stable_tolerance", "sweep", is_positive_number, "a positive F1 difference")
+    params = load_params()
+    plan = sweep.plan(*select_profile(params))
+    tolerance = require(params.get("sweep") or {}, "stable_tolerance", "sweep", is_positive_number,
+                        "a positive F1 difference")
     try:
-        rows = sweep.collect(POINTS, blocks, seeds)
+        rows = sweep.collect(sweep.POINTS, plan.frozen_blocks, plan.seeds)
     except FileNotFoundError as e:
         raise PipelineError(str(e)) from None
     write_text(Path("metrics/freeze_sweep.csv"), sweep.to_csv(rows))

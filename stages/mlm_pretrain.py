@@ -52,7 +52,7 @@ def main() -> None:
     model, hp, probability, masking = mlm_settings(profile_name, profile)
     probes, top_k = probe_settings(params)
     print(f"mlm-pretrain: {model} ({profile_name} profile), {masking} masking at {probability}, "
-          f"lr {hp['learning_rate']}, {hp['epochs']} epoch(s), bf16 {hp['bf16']}")
+          f"lr {hp['learning_rate']}, {hp['epochs']} epoch(s), precision {hp['precision']}")
     checkpoints = for_stage(params, "mlm-pretrain", DATA, model, hp=hp, probability=probability,
                             masking=masking)
     metrics, report = pretrain_and_evaluate(model, hp, probability, masking, probes, top_k, DATA,

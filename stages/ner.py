@@ -48,7 +48,7 @@ def main() -> None:
     model, hp, label_all = ner_settings(profile_name, profile)
     probes = probe_sentences(params)
     print(f"ner: {model} ({profile_name} profile), lr {hp['learning_rate']}, {hp['epochs']} epoch(s), "
-          f"label_all_subtokens {label_all}, bf16 {hp['bf16']}")
+          f"label_all_subtokens {label_all}, precision {hp['precision']}")
     checkpoints = for_stage(params, "ner", DATA, model, hp=hp, label_all_subtokens=label_all)
     metrics = train_and_evaluate_ner(model, hp, label_all, DATA, MODEL_OUT,
                                      Path("data/ner/test_predictions.jsonl"), Path("metrics/live/ner"),

@@ -4,14 +4,18 @@ Outputs (identical bytes whichever source is used):
   data/prepared/rotten_tomatoes/{train,validation,test}.parquet   text, label (neg=0, pos=1)
   data/prepared/conll2003/{train,validation,test}.parquet         tokens, ner_tags (O=0 ... I-MISC=8)
   data/prepared/fewshot/train.parquet                             fewshot_per_class rows per label
+  data/prepared/sources.json      where each dataset came from: the Hub repo, revision and the commit
+                                  loaded, or the raw files and their md5 (kept out of the folders above,
+                                  so their bytes do not depend on the source)
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from stages.lib import data
 from stages.lib.config import (PipelineError, is_positive_int, load_params, require, stage_main)
-from stages.lib.outputs import atomic_dir
+from stages.lib.outputs import atomic_dir, write_json
 
 OUT = Path("data/prepared")
 SOURCES = ("auto", "raw", "hub")
@@ -20,7 +24,8 @@ SOURCES = ("auto", "raw", "hub")
 def raw_folder(cfg: dict) -> Path | None:
     """The raw-file folder to read, or None for the Hub, following data.source."""
     source = require(cfg, "source", "data", lambda v: v in SOURCES, " | ".join(SOURCES))
-    raw_dir = cfg.get("raw_dir")
+    raw_dir = require(cfg, "raw_dir", "data", lambda v: v is None or isinstance(v, str),
+                      "a folder with rotten_tomatoes/ and conll2003/, or null (none)")
     if source == "hub":
         return None
     if raw_dir and Path(raw_dir).is_dir():
@@ -31,19 +36,30 @@ def raw_folder(cfg: dict) -> Path | None:
     return None
 
 
-def load_all(cfg: dict) -> dict[str, dict]:
+def is_name(v) -> bool:
+    return isinstance(v, str) and v != ""
+
+
+def load_all(cfg: dict) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(splits by dataset, where each came from)."""
     folder = raw_folder(cfg)
     if folder is None:
         print("prepare: loading from the Hugging Face Hub")
-        return {
-            "rotten_tomatoes": data.rotten_tomatoes_from_hub(cfg["rotten_tomatoes_hub"]),
-            "conll2003": data.conll_from_hub(cfg["conll2003_hub"], cfg["conll2003_revision"]),
-        }
+        loaded, sources = {}, {}
+        for name, load in (("rotten_tomatoes", data.rotten_tomatoes_from_hub), ("conll2003", data.conll_from_hub)):
+            repo = require(cfg, f"{name}_hub", "data", is_name, "a Hugging Face Hub dataset id")
+            revision = require(cfg, f"{name}_revision", "data", is_name, "a branch, tag or commit")
+            loaded[name], commit = load(repo, revision)
+            sources[name] = {"source": "hub", "repo": repo, "revision": revision, "commit": commit}
+            print(f"prepare: {name}: {repo} at {revision} (commit {commit})")
+        return loaded, sources
     print(f"prepare: loading raw files from {folder}")
-    return {
-        "rotten_tomatoes": data.rotten_tomatoes_from_raw(folder / "rotten_tomatoes"),
-        "conll2003": data.conll_from_raw(folder / "conll2003"),
-    }
+    loaded = {"rotten_tomatoes": data.rotten_tomatoes_from_raw(folder / "rotten_tomatoes"),
+              "conll2003": data.conll_from_raw(folder / "conll2003")}
+    sources = {name: {"source": "raw", "md5": {p.name: hashlib.md5(p.read_bytes()).hexdigest()
+                                               for p in sorted((folder / name).iterdir()) if p.is_file()}}
+               for name in loaded}
+    return loaded, sources
 
 
 @stage_main
@@ -51,7 +67,7 @@ def main() -> None:
     cfg = load_params()["data"]
     per_class = require(cfg, "fewshot_per_class", "data", is_positive_int, "a positive integer")
     seed = require(cfg, "fewshot_seed", "data", lambda v: isinstance(v, int), "an integer")
-    loaded = load_all(cfg)
+    loaded, sources = load_all(cfg)
     for name, splits in loaded.items():
         data.check_counts(name, splits)
     fewshot = data.fewshot_sample(loaded["rotten_tomatoes"]["train"], per_class, seed)
@@ -62,6 +78,7 @@ def main() -> None:
         data.write_splits(loaded["conll2003"], data.NER_SCHEMA, tmp)
     with atomic_dir(OUT / "fewshot") as tmp:
         data.write_splits({"train": fewshot}, data.SENTIMENT_SCHEMA, tmp)
+    write_json(OUT / "sources.json", sources)
     for name, splits in loaded.items():
         counts = ", ".join(f"{s} {len(next(iter(c.values()))):,}" for s, c in splits.items())
         print(f"prepare: {name}: {counts}")

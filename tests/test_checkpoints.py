@@ -10,14 +10,17 @@ import time
 
 import pytest
 
+from stages.lib import checkpoints
 from stages.lib.checkpoints import Checkpoints
 
 STAGES = {  # stage command -> (metrics file, metrics that must match, run folder under data/checkpoints)
-    "freeze_sweep": (["--frozen-blocks", "2", "--seed", "1"], "metrics/freeze_sweep/points/blocks2_seed1.json",
-                     ("test_f1", "test_accuracy"), "freeze-sweep/blocks2_seed1"),
-    "mlm_pretrain": ([], "metrics/mlm_pretrain.json", ("test_mlm_loss_after",), "mlm-pretrain"),
-    "ner": ([], "metrics/ner.json", ("test_entity_f1", "test_book_token_f1"), "ner"),
+    # the smoke sweep's first point (0 frozen) is killed; the second (6 frozen) runs after the resume
+    "freeze_sweep": ([], "metrics/freeze_sweep/points/blocks0_seed42.json",
+                     ("test_f1", "test_accuracy", "train_loss"), "freeze-sweep/blocks0_seed42"),
+    "mlm_pretrain": ([], "metrics/mlm_pretrain.json", ("test_mlm_loss_after", "train_loss"), "mlm-pretrain"),
+    "ner": ([], "metrics/ner.json", ("test_entity_f1", "test_book_token_f1", "train_loss"), "ner"),
 }
+CURVES = {"mlm_pretrain": "metrics/live/mlm_pretrain", "ner": "metrics/live/ner"}
 
 
 def run_stage(repo, env, stage, args):
@@ -55,6 +58,8 @@ def test_a_killed_stage_resumes_and_matches_an_uninterrupted_run(stage_workspace
 
     run_stage(repo, env, stage, args)
     uninterrupted = json.loads(metrics_path.read_text())
+    curve = repo / CURVES.get(stage, "-") / "plots/metrics/loss.tsv"
+    uninterrupted_curve = curve.read_text().splitlines() if stage in CURVES else None
     assert not run_dir.exists(), "checkpoints are removed once the outputs are written"
     metrics_path.unlink()
 
@@ -63,8 +68,15 @@ def test_a_killed_stage_resumes_and_matches_an_uninterrupted_run(stage_workspace
     log = run_stage(repo, env, stage, args)
     assert f"resuming from data/checkpoints/{run}/" in log and f"checkpoint-{step}:" in log
     resumed = json.loads(metrics_path.read_text())
-    for key in keys:
+    for key in keys:  # train_loss too: it covers the steps before the resume
         assert resumed[key] == pytest.approx(uninterrupted[key], abs=0.01), key
+    # samples/s and runtime cover the whole run: together they count every sample of both epochs
+    trained = resumed["train_samples_per_second"] * resumed["train_runtime_s"]
+    assert trained == pytest.approx(2 * resumed["train_samples"], rel=0.02)
+    if stage in CURVES:  # the curve has every logged step, before and after the resume
+        assert [r.split("\t")[0] for r in curve.read_text().splitlines()] == \
+            [r.split("\t")[0] for r in uninterrupted_curve]
+        assert not (curve.parents[2] / "params.yaml").exists(), "no machine-specific params file"
     assert not run_dir.exists()
 
 
@@ -82,3 +94,22 @@ def test_the_newest_complete_checkpoint_is_resumed_and_other_settings_start_afre
     other.folder.mkdir(parents=True)
     other.finish()
     assert not (tmp_path / "fine-tune/full").exists()
+
+
+def test_the_fingerprint_covers_the_code_that_trains(tmp_path, monkeypatch):
+    code = tmp_path / "stages"
+    (code / "lib").mkdir(parents=True)
+    (code / "lib" / "training.py").write_text("LR = 1\n")
+    monkeypatch.setattr(checkpoints, "CODE", code)
+    monkeypatch.chdir(tmp_path)  # data/checkpoints/ goes here
+    data = tmp_path / "data"
+    data.mkdir()
+    params = {"checkpoints": {"every_steps": 2}}
+
+    def folder():
+        return checkpoints.for_stage(params, "ner", data, "some/model", hp={"lr": 1}).folder
+
+    before = folder()
+    assert folder() == before
+    (code / "lib" / "training.py").write_text("LR = 2  # a fix\n")
+    assert folder() != before, "a run of the old code is not resumed"

@@ -13,7 +13,7 @@ from stages.mlm_pretrain import mlm_settings, probe_settings
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HP = {"learning_rate": 5e-5, "batch_size": 8, "epochs": 1, "weight_decay": 0.01, "seed": 42,
-      "bf16": False, "group_by_length": False, "max_train_samples": 32, "max_eval_samples": 16,
+      "precision": "fp32", "group_by_length": False, "max_train_samples": 32, "max_eval_samples": 16,
       "logging_steps": 1}
 TEXTS = ["an unbelievably charming , playful romp .", "the film's ending is overwrought and predictable .",
          "a masterpiece", "unwatchable"]

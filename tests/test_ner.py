@@ -9,7 +9,7 @@ from stages.ner import ner_settings, probe_sentences
 
 TAG = {tag: i for i, tag in enumerate(NER_TAGS)}
 HP = {"learning_rate": 5e-5, "batch_size": 8, "epochs": 1, "weight_decay": 0.01, "seed": 42,
-      "bf16": False, "group_by_length": False, "max_train_samples": 16, "max_eval_samples": 8,
+      "precision": "fp32", "group_by_length": False, "max_train_samples": 16, "max_eval_samples": 8,
       "logging_steps": 1}
 
 

@@ -24,13 +24,12 @@ def sh(*cmd, cwd, env, expect_failure=False):
 
 @pytest.fixture(scope="module")
 def smoke_repo(tmp_path_factory, raw_dir):
+    from dvc.utils.hydra import apply_overrides
+
     repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
-    params = (repo / "params.yaml").read_text()
-    params = re.sub(r"(?m)^profile: \w+", "profile: smoke", params)
-    params = re.sub(r"(?m)^  raw_dir: .*$", f"  raw_dir: {raw_dir}", params)
-    params = re.sub(r"(?m)^  frozen_blocks: .*$", "  frozen_blocks: [0, 6]", params)
-    params = re.sub(r"(?m)^  seeds: .*$", "  seeds: [1, 2]", params)
-    (repo / "params.yaml").write_text(params)
+    apply_overrides(repo / "params.yaml", ["profile=smoke", f"data.raw_dir={raw_dir}",  # as `dvc exp run -S`
+                                           "profiles.smoke.sweep.frozen_blocks=[0,6]",
+                                           "profiles.smoke.sweep.seeds=[1,2]"])
 
     # every Python process of the run (dvc, each stage) loads tests/netguard/sitecustomize.py:
     # network access is refused and logged to NETGUARD_LOG
@@ -137,16 +136,18 @@ def test_second_repro_is_a_no_op(smoke_repo):
     assert "up to date" in out
 
 
-def test_a_new_sweep_point_runs_alone(smoke_repo):
+def test_a_new_sweep_seed_changes_only_the_sweep(smoke_repo):
     repo, env, _ = smoke_repo
     params = (repo / "params.yaml").read_text()
-    (repo / "params.yaml").write_text(params.replace("  seeds: [1, 2]", "  seeds: [1, 3]"))
+    from dvc.utils.hydra import apply_overrides
+
+    apply_overrides(repo / "params.yaml", ["profiles.smoke.sweep.seeds=[1,3]"])
     try:
         out = sh("dvc", "status", cwd=repo, env=env)
     finally:
         (repo / "params.yaml").write_text(params)
     stages = {line.rstrip(":") for line in out.splitlines() if line and not line[0].isspace()}
-    assert stages == {"freeze-sweep@0-3", "freeze-sweep@6-3", "freeze-sweep-summary"}
+    assert stages == {"freeze-sweep", "freeze-sweep-summary"}
 
 
 def test_same_params_and_seed_give_the_same_model_and_metrics(smoke_repo):
@@ -168,10 +169,15 @@ def test_param_experiment_shows_in_params_and_metrics_diff(smoke_repo):
     repo, env, _ = smoke_repo
     sh("git", "add", "-A", cwd=repo, env=env)
     sh("git", "commit", "-qm", "baseline results", cwd=repo, env=env)
-    out = sh("dvc", "exp", "run", "-S", "profiles.smoke.fine_tune.learning_rate=0.0001", cwd=repo, env=env)
+    # the value as users type it: DVC writes it back as 3e-05, a number only to a YAML 1.2 reader
+    out = sh("dvc", "exp", "run", "-S", "profiles.smoke.fine_tune.learning_rate=3e-5", cwd=repo, env=env)
     assert "Running stage 'fine-tune@full'" in out
     assert "Stage 'prepare' didn't change, skipping" in out  # only the stages that read the param
+    assert "lr 3e-05" in out  # the stage read the number
+    diff = sh("git", "diff", "-U0", "params.yaml", cwd=repo, env=env)
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ["-      learning_rate: 5.0e-5", "+      learning_rate: 3e-05"]  # only the knob
     params = sh("dvc", "params", "diff", "--md", cwd=repo, env=env)
-    assert "profiles.smoke.fine_tune.learning_rate" in params and "0.0001" in params
+    assert "profiles.smoke.fine_tune.learning_rate" in params and "3e-05" in params
     metrics = sh("dvc", "metrics", "diff", "--md", cwd=repo, env=env)
     assert "metrics/fine_tune/full.json" in metrics and "train_loss" in metrics

@@ -6,7 +6,7 @@ from stages.lib.config import PipelineError
 from stages.lib.metrics import classification_metrics
 
 HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01, "seed": 42,
-      "bf16": False, "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
+      "precision": "fp32", "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
       "logging_steps": 50}
 
 
@@ -14,7 +14,8 @@ HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01
     ("learning_rate", -1e-5, "learning_rate = -1e-05 is invalid; accepted: a positive number"),
     ("learning_rate", "fast", "learning_rate = 'fast' is invalid"),
     ("batch_size", 0, "batch_size = 0 is invalid"),
-    ("bf16", "maybe", "bf16 = 'maybe' is invalid; accepted: auto | true | false"),
+    ("precision", "maybe", "precision = 'maybe' is invalid; accepted: auto | fp32 | bf16 | fp16"),
+    ("precision", True, "precision = True is invalid"),
     ("max_train_samples", -3, "max_train_samples = -3 is invalid"),
 ])
 def test_bad_hyperparameters_name_the_parameter(key, value, message):
@@ -29,15 +30,12 @@ def test_unknown_and_missing_keys():
         training.validate_hparams({k: v for k, v in HP.items() if k != "epochs"}, "x")
 
 
-def test_bf16_auto_follows_the_cpu(tmp_path, monkeypatch):
-    monkeypatch.setattr(training.torch.cuda, "is_available", lambda: False)
-    cpuinfo = tmp_path / "cpuinfo"
-    monkeypatch.setattr(training, "CPUINFO", cpuinfo)
-    cpuinfo.write_text("flags\t\t: fpu sse2 avx2 avx512f\n")
-    assert training.validate_hparams({**HP, "bf16": "auto"}, "x")["bf16"] is False
-    cpuinfo.write_text("flags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
-    assert training.validate_hparams({**HP, "bf16": "auto"}, "x")["bf16"] is True
-    assert training.validate_hparams({**HP, "bf16": False}, "x")["bf16"] is False  # forced off
+def test_fp16_on_a_cpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(training.precision, "accelerator", lambda: "cpu")
+    with pytest.raises(PipelineError, match="x.precision = fp16 needs a GPU"):
+        training.validate_hparams({**HP, "precision": "fp16"}, "x")
+    monkeypatch.setattr(training.precision, "accelerator", lambda: "cuda")
+    assert training.validate_hparams({**HP, "precision": "fp16"}, "x")["precision"] == "fp16"
 
 
 def test_subset_is_seeded_and_mixes_classes():

@@ -2,8 +2,9 @@
 
 A run keeps its Trainer checkpoints in data/checkpoints/<run>/<fingerprint>/ (not a DVC output,
 git-ignored). The fingerprint hashes everything the run depends on (model, hyperparameters,
-freezing, the prepared data's bytes), so a re-run with other params or data starts afresh rather
-than resuming someone else's run. The folder is removed once the stage's outputs are in place.
+freezing, the prepared data's bytes, and the code under stages/), so a re-run with other params,
+data or code starts afresh rather than resuming someone else's run. The folder is removed once
+the stage's outputs are in place.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from pathlib import Path
 from stages.lib.config import PipelineError, is_positive_int
 
 ROOT = Path("data/checkpoints")
+CODE = Path(__file__).resolve().parents[1]  # stages/: the code that trains
+RESULT = "result.json"
 _STEP = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -30,10 +33,10 @@ def checkpoint_steps(params: dict) -> int:
 
 
 def folder_digest(folder: Path, pattern: str = "*") -> str:
-    """sha256 over the names and bytes of the files in `folder` matching `pattern`."""
+    """sha256 over the relative names and bytes of the files in `folder` matching `pattern`."""
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(folder).glob(pattern) if p.is_file()):
-        digest.update(path.name.encode())
+        digest.update(path.relative_to(folder).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -69,14 +72,29 @@ class Checkpoints:
             return str(path)
         return None
 
+    def result(self) -> dict | None:
+        """Metrics this run finished with in an earlier, interrupted invocation of its stage."""
+        try:
+            return json.loads((self.folder / RESULT).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def keep_result(self, metrics: dict) -> None:
+        """Keep a finished run's metrics until its stage writes its outputs (a sweep point)."""
+        from stages.lib.outputs import write_json
+
+        write_json(self.folder / RESULT, metrics)
+
     def finish(self) -> None:
         """The run's outputs are written: its checkpoints are no longer needed."""
         shutil.rmtree(self.folder.parent, ignore_errors=True)
 
 
 def for_stage(params: dict, run: str, data_dir: Path, model: str, **settings) -> Checkpoints:
-    """Checkpoints of one stage run, fingerprinted by `settings`, the prepared data in `data_dir`
-    and the model (its bytes when it is a local folder, such as the mlm-pretrain checkpoint)."""
+    """Checkpoints of one stage run, fingerprinted by `settings`, the prepared data in `data_dir`,
+    the model (its bytes when it is a local folder, such as the mlm-pretrain checkpoint) and the
+    code under stages/ (a fixed bug must not resume a run of the old code)."""
     weights = folder_digest(Path(model)) if Path(model).is_dir() else None
     return Checkpoints.for_run(run, checkpoint_steps(params), {
-        "data": folder_digest(data_dir, "*.parquet"), "model": model, "weights": weights, **settings})
+        "data": folder_digest(data_dir, "*.parquet"), "model": model, "weights": weights,
+        "code": folder_digest(CODE, "**/*.py"), **settings})

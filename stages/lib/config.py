@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 PARAMS_FILE = Path("params.yaml")
 
 # No telemetry, no prompts: set before any Hugging Face or DVC library is imported by a stage.
@@ -23,13 +21,17 @@ class PipelineError(Exception):
 
 
 def load_params(path: Path = PARAMS_FILE) -> dict:
+    """params.yaml read with YAML 1.2 rules, as DVC reads and writes it (ruamel.yaml): `dvc exp run
+    -S lr=3e-5` writes `3e-05`, a number in YAML 1.2 but a string to YAML 1.1 readers (PyYAML)."""
+    from ruamel.yaml import YAML, YAMLError
+
     try:
         with open(path, encoding="utf-8") as f:
-            params = yaml.safe_load(f)
+            params = YAML(typ="safe", pure=True).load(f)
     except FileNotFoundError:
         raise PipelineError(f"{path}: not found (run stages from the repository root)") from None
-    except yaml.YAMLError as e:
-        raise PipelineError(f"{path}: not valid YAML: {e}") from None
+    except YAMLError as e:
+        raise PipelineError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(params, dict):
         raise PipelineError(f"{path}: expected a mapping at the top level")
     return params

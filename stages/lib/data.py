@@ -87,9 +87,12 @@ def rotten_tomatoes_from_raw(folder: Path) -> dict[str, dict[str, list]]:
     return split_polarity(files["rt-polarity.pos"], files["rt-polarity.neg"])
 
 
-def rotten_tomatoes_from_hub(repo_id: str) -> dict[str, dict[str, list]]:
-    ds = _load_hub_dataset(repo_id)
-    return {s: {"text": list(ds[s]["text"]), "label": [int(x) for x in ds[s]["label"]]} for s in SPLITS}
+def rotten_tomatoes_from_hub(repo_id: str, revision: str) -> tuple[dict[str, dict[str, list]], str]:
+    """(splits, the commit loaded) of the Hub dataset; labels mapped by name onto neg = 0, pos = 1."""
+    ds, commit = _load_hub_dataset(repo_id, revision)
+    to_id = _label_map(ds["train"].features["label"], SENTIMENT_LABELS, f"{repo_id}@{commit}: label")
+    return {s: {"text": list(ds[s]["text"]), "label": [to_id[int(x)] for x in ds[s]["label"]]}
+            for s in SPLITS}, commit
 
 
 # ---- CoNLL-2003 ----------------------------------------------------------------------------
@@ -143,10 +146,12 @@ def conll_from_raw(folder: Path) -> dict[str, dict[str, list]]:
     return {split: read_conll(folder / name) for split, name in CONLL_FILES.items()}
 
 
-def conll_from_hub(repo_id: str, revision: str) -> dict[str, dict[str, list]]:
-    ds = _load_hub_dataset(repo_id, revision=revision)
+def conll_from_hub(repo_id: str, revision: str) -> tuple[dict[str, dict[str, list]], str]:
+    """(splits, the commit loaded) of the Hub dataset; tags mapped by name onto NER_TAGS ids."""
+    ds, commit = _load_hub_dataset(repo_id, revision)
+    to_id = _label_map(ds["train"].features["ner_tags"].feature, NER_TAGS, f"{repo_id}@{commit}: ner_tags")
     return {s: {"tokens": [list(t) for t in ds[s]["tokens"]],
-                "ner_tags": [[int(x) for x in t] for t in ds[s]["ner_tags"]]} for s in SPLITS}
+                "ner_tags": [[to_id[int(x)] for x in t] for t in ds[s]["ner_tags"]]} for s in SPLITS}, commit
 
 
 # ---- shared --------------------------------------------------------------------------------
@@ -180,21 +185,34 @@ def decode_utf8(path: Path, raw: bytes) -> str:
                             f"{column}); accepted: {CONLL_ACCEPTED}") from None
 
 
-def _load_hub_dataset(repo_id: str, revision: str | None = None):
+def _label_map(feature, expected: tuple[str, ...], where: str) -> dict[int, int]:
+    """The dataset's label ids onto `expected`'s, matched by name (a ClassLabel feature), not by order."""
+    names = getattr(feature, "names", None)
+    if names is None or sorted(names) != sorted(expected):
+        raise PipelineError(f"dataset {where}: label names {names}; expected {list(expected)} (in any order)")
+    return {i: expected.index(name) for i, name in enumerate(names)}
+
+
+def _load_hub_dataset(repo_id: str, revision: str):
+    """(DatasetDict, commit sha) of `repo_id` at `revision` (a branch, tag or commit). The revision is
+    resolved to its commit first and that commit is loaded, so the commit recorded is the data read."""
     import datasets
+    from huggingface_hub import HfApi
 
     try:
-        ds = datasets.load_dataset(repo_id, revision=revision)
+        commit = HfApi().dataset_info(repo_id, revision=revision).sha
+        ds = datasets.load_dataset(repo_id, revision=commit)
     except Exception as e:  # the Hub client raises many types (connection, offline mode, 404)
         raise PipelineError(
-            f"could not load dataset {repo_id!r} from the Hugging Face Hub ({type(e).__name__}: {e}). "
+            f"could not load dataset {repo_id!r} at revision {revision!r} from the Hugging Face Hub "
+            f"({type(e).__name__}: {' '.join(str(e).split())}). "
             "Offline? Set data.raw_dir in params.yaml to a folder with the original raw files "
             "(rotten_tomatoes/, conll2003/) and data.source to auto or raw.") from None
     missing = [s for s in SPLITS if s not in ds]
     if missing:
         raise PipelineError(f"dataset {repo_id!r}: no {', '.join(missing)} split; it has "
                             f"{', '.join(ds) or 'none'}; expected {', '.join(SPLITS)}")
-    return ds
+    return ds, commit
 
 
 def check_counts(name: str, splits: dict[str, dict[str, list]]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib import precision
 from stages.lib.config import PipelineError
 from stages.lib.data import SENTIMENT_LABELS, fewshot_sample, read_split
 from stages.lib.metrics import classification_metrics
@@ -74,27 +75,22 @@ def load_setfit_model(name: str):
                             "setfit_model param at a local Sentence Transformers folder") from None
 
 
-def autocast(bf16: bool):
-    """bf16 autocast around setfit's training and encoding (setfit's own use_amp is fp16, which
-    the CPU lacks)."""
-    import torch
-
-    return torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch.bfloat16, enabled=bf16)
-
-
-def train_setfit(model_name: str, train: dict[str, list], hp: dict, bf16: bool = False):
+def train_setfit(model_name: str, train: dict[str, list], hp: dict, mixed: str = "fp32"):
     """Train SetFit on `train` (text, label); returns (trainer, seconds spent in training).
-    `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...)."""
+    `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...);
+    `mixed`: a resolved precision. fp16 is setfit's own use_amp (with loss scaling); bf16 is an
+    autocast around training (setfit has no bf16 switch)."""
     import datasets
     import setfit
 
     model = load_setfit_model(model_name)
     with trainer_dir() as tmp:  # nothing is kept there
-        args = setfit.TrainingArguments(output_dir=str(tmp), save_strategy="no", report_to="none", **hp)
+        args = setfit.TrainingArguments(output_dir=str(tmp), save_strategy="no", report_to="none",
+                                        use_amp=mixed == "fp16", **hp)
         trainer = setfit.Trainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(train),
                                  metric=f1_metric)
         start = time.perf_counter()
-        with autocast(bf16):
+        with precision.autocast("bf16" if mixed == "bf16" else "fp32"):
             trainer.train()
         seconds = time.perf_counter() - start
     return trainer, seconds
@@ -109,7 +105,7 @@ def save_model(model, out: Path) -> None:
 
 def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
                    hp: dict, sample_seed: int, where: str, model_out: Path | None = None,
-                   max_eval_samples: int | None = None, bf16: bool = False) -> dict:
+                   max_eval_samples: int | None = None, mixed: str = "fp32") -> dict:
     """Train one SetFit model per n in `sizes` (n examples per class) and score each on the test split
     (a seeded subset of max_eval_samples rows when given). The main n's scores are the top-level
     metrics; its model is saved to `model_out` when given."""
@@ -120,8 +116,8 @@ def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: li
 
     curve = {}
     for n in sizes:
-        trainer, seconds = train_setfit(model_name, samples[n], hp, bf16)
-        with autocast(bf16):
+        trainer, seconds = train_setfit(model_name, samples[n], hp, mixed)
+        with precision.autocast(mixed):
             scores = trainer.evaluate(test)
         row = curve[str(n)] = {"test_f1": scores["f1"], "test_accuracy": scores["accuracy"],
                                "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds}
@@ -129,5 +125,5 @@ def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: li
               f"{seconds:.0f} s")
         if n == main_n and model_out is not None:
             save_model(trainer.model, model_out)
-    return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test), "bf16": int(bf16),
+    return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test), **precision.as_metrics(mixed),
             "learning_curve": curve}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from stages.lib import precision
 from stages.lib.config import PipelineError
 
 MASKING = ("token", "whole_word")
@@ -130,7 +131,7 @@ def pretrain_and_evaluate(model_name: str, hp: dict, mlm_probability: float, mas
     from transformers import set_seed
 
     from stages.lib.data import read_split
-    from stages.lib.training import fit, live_callbacks, make_trainer, save_model, subset, trainer_dir
+    from stages.lib.training import fit, make_trainer, save_model, subset, trainer_dir
 
     train_texts, test_texts = read_split(data_dir, "train"), read_split(data_dir, "test")  # before the model
     set_seed(hp["seed"])  # the MLM head's initialisation, where the checkpoint has none
@@ -138,7 +139,7 @@ def pretrain_and_evaluate(model_name: str, hp: dict, mlm_probability: float, mas
     if not head:
         print(f"mlm-pretrain: {model_name} ships no pretrained MLM head; it starts random, so the "
               "'before' loss and fill-mask are a random-head baseline")
-    model.to("cuda" if torch.cuda.is_available() else "cpu")  # the Trainer moves it there anyway
+    model.to(precision.accelerator())  # for the 'before' evaluation; the Trainer moves it there anyway
     seed = hp["seed"]
     train = tokenize(subset(train_texts, hp["max_train_samples"], seed), tokenizer)
     test = tokenize(subset(test_texts, hp["max_eval_samples"], seed), tokenizer)
@@ -150,10 +151,10 @@ def pretrain_and_evaluate(model_name: str, hp: dict, mlm_probability: float, mas
     loss_before, fills_before = evaluate()
     with trainer_dir(checkpoints) as out:
         # keep_columns: offset_mapping is for the whole-word collator, not the model
-        trainer = make_trainer(model, tokenizer, train, hp, out, live_callbacks(live_dir),
+        trainer = make_trainer(model, tokenizer, train, hp, out,
                                collator=make_collator(tokenizer, mlm_probability, masking),
                                checkpoints=checkpoints, keep_columns=True, loss_fn=masked_positions_loss)
-        result = fit(trainer, checkpoints)
+        result = fit(trainer, checkpoints, live_dir)
     loss_after, fills_after = evaluate()
     if model_out is not None:
         save_model(tokenizer, model, model_out)

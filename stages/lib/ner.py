@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from stages.lib import precision
 from stages.lib.config import PipelineError
 from stages.lib.data import NER_TAGS
 from stages.lib.outputs import write_text
@@ -126,8 +127,7 @@ def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool,
 
     from stages.lib.data import read_split
     from stages.lib.models import load_token_classifier
-    from stages.lib.training import (fit, is_main_process, live_callbacks, make_trainer, save_model, subset,
-                                     trainer_dir)
+    from stages.lib.training import fit, is_main_process, make_trainer, save_model, subset, trainer_dir
 
     train_words, test_words = read_split(data_dir, "train"), read_split(data_dir, "test")  # before the model
     set_seed(hp["seed"])  # the new head's initialisation
@@ -139,9 +139,9 @@ def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool,
 
     with trainer_dir(checkpoints) as out_dir:
         # pads labels with IGNORE, beside the inputs
-        trainer = make_trainer(model, tokenizer, train, hp, out_dir, live_callbacks(live_dir),
+        trainer = make_trainer(model, tokenizer, train, hp, out_dir,
                                collator=DataCollatorForTokenClassification(tokenizer), checkpoints=checkpoints)
-        result = fit(trainer, checkpoints)
+        result = fit(trainer, checkpoints, live_dir)
         out = trainer.predict(test)
     token_preds = out.predictions.argmax(-1)
     labelled = out.label_ids != IGNORE  # also False on padding: the Trainer pads with IGNORE
@@ -163,6 +163,6 @@ def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool,
         "train_runtime_s": result.metrics["train_runtime"],
         "train_samples_per_second": result.metrics["train_samples_per_second"],
         "train_samples": len(train),
-        "bf16": int(hp["bf16"]),
+        **precision.as_metrics(hp["precision"]),
         "label_all_subtokens": int(label_all_subtokens),
     }

@@ -1,36 +1,37 @@
 """Fine-tuning a sequence classifier with the Hugging Face Trainer (the book's code path, plus
-bf16 autocast and length-grouped batches where params ask for them)."""
+mixed precision and length-grouped batches where params ask for them)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
+from stages.lib import precision
 from stages.lib.config import (PipelineError, is_optional_positive_int, is_positive_int,
                                is_positive_number, require)
 
-CPUINFO = Path("/proc/cpuinfo")
-HPARAM_KEYS = ("learning_rate", "batch_size", "epochs", "weight_decay", "seed", "bf16",
+HPARAM_KEYS = ("learning_rate", "batch_size", "epochs", "weight_decay", "seed", "precision",
                "group_by_length", "max_train_samples", "max_eval_samples", "logging_steps")
 
 
-def bf16_available() -> bool:
-    """bf16 is worth using: a GPU that supports it, or a CPU with native bf16 (AVX512-BF16/AMX)."""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = CPUINFO.read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+def require_precision(section: dict, where: str) -> str:
+    """`precision` of a params section, resolved for this machine to fp32, bf16 or fp16."""
+    value = require(section, "precision", where, lambda v: v in precision.PRECISIONS,
+                    " | ".join(precision.PRECISIONS))
+    if value == "fp16" and precision.accelerator() == "cpu":
+        raise PipelineError(f"params.yaml: {where}.precision = fp16 needs a GPU (fp16 with loss scaling); "
+                            "accepted on this machine: auto | fp32 | bf16")
+    return precision.resolve(value)
 
 
 def validate_hparams(hp: dict, where: str) -> dict:
-    """Check every training knob; returns hp with bf16 resolved to a bool."""
+    """Check every training knob; returns hp with precision resolved to fp32, bf16 or fp16."""
     unknown = set(hp) - set(HPARAM_KEYS)
     if unknown:
         raise PipelineError(f"params.yaml: {where}: unknown key(s) {', '.join(sorted(unknown))}; "
@@ -40,13 +41,11 @@ def validate_hparams(hp: dict, where: str) -> dict:
     require(hp, "epochs", where, is_positive_number, "a positive number")
     require(hp, "weight_decay", where, lambda v: is_positive_number(v) or v == 0, "a number >= 0")
     require(hp, "seed", where, lambda v: isinstance(v, int), "an integer")
-    require(hp, "bf16", where, lambda v: v in ("auto", True, False), "auto | true | false")
     require(hp, "group_by_length", where, lambda v: isinstance(v, bool), "true | false")
     for key in ("max_train_samples", "max_eval_samples"):
         require(hp, key, where, is_optional_positive_int, "null (all rows) or a positive integer")
     require(hp, "logging_steps", where, is_positive_int, "a positive integer")
-    bf16 = bf16_available() if hp["bf16"] == "auto" else hp["bf16"]
-    return {**hp, "bf16": bf16}
+    return {**hp, "precision": require_precision(hp, where)}
 
 
 def subset(ds, n: int | None, seed: int):
@@ -79,7 +78,7 @@ def per_process_batch(batch_size: int) -> int:
     return batch_size // n
 
 
-def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbacks=(), collator=None,
+def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, collator=None,
                  checkpoints=None, keep_columns: bool = False, loss_fn=None):
     """The Trainer for `hp`. `collator` defaults to padding inputs only (sentence labels);
     `checkpoints` (a Checkpoints) saves every `every_steps` into output_dir so a killed run can
@@ -98,23 +97,27 @@ def make_trainer(model, tokenizer, train_ds, hp: dict, output_dir: Path, callbac
         weight_decay=hp["weight_decay"],
         seed=hp["seed"],
         data_seed=hp["seed"],
-        bf16=hp["bf16"],
-        use_cpu=not torch.cuda.is_available(),
+        bf16=hp["precision"] == "bf16",
+        fp16=hp["precision"] == "fp16",  # loss scaling comes with it
+        # only a machine without an accelerator is told so (bf16 on a CPU needs it); MPS/XPU stay
+        use_cpu=precision.accelerator() == "cpu",
         train_sampling_strategy="group_by_length" if hp["group_by_length"] else "random",
         logging_steps=hp["logging_steps"],
         remove_unused_columns=not keep_columns,
         # BERT heads average their loss per process, and DDP averages the gradients; the default
         # would also multiply each process's loss by the process count (a 2x loss and gradient).
         average_tokens_across_devices=False,
-        report_to="none",  # DVCLive is passed as a callback; nothing else phones home
+        report_to="none",  # curves go to DVCLive after training (write_curves); nothing phones home
         disable_tqdm=False,
         **saving,
     )
     trainer = _project_trainer()(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
-                                 data_collator=collator or DataCollatorWithPadding(tokenizer),
-                                 callbacks=list(callbacks))
+                                 data_collator=collator or DataCollatorWithPadding(tokenizer))
     trainer.loss_fn = loss_fn
     return trainer
+
+
+RUN_TOTALS = "run_totals.json"  # in each checkpoint: loss sum, steps and seconds of the run so far
 
 
 def _project_trainer():
@@ -124,11 +127,25 @@ def _project_trainer():
     class ProjectTrainer(Trainer):
         """Evaluates in dataset order: under group_by_length, transformers 5 length-groups the
         evaluation batches too, which pairs rows with other rows' predictions in word-level scoring.
-        Trains on `loss_fn(model, inputs)` when one is set."""
+        Trains on `loss_fn(model, inputs)` when one is set. Each checkpoint carries the run's totals
+        so far (RUN_TOTALS): the Trainer's own train_loss and runtime cover only the steps after a resume."""
         loss_fn = None
+        totals_before = {"loss_sum": 0.0, "steps": 0, "seconds": 0.0}  # of the run up to the resume
+        call_start = 0.0
 
         def _get_eval_sampler(self, eval_dataset):
             return SequentialSampler(eval_dataset)
+
+        def _save_checkpoint(self, model, trial):
+            if self.args.should_save:  # written first: trainer_state.json, written last, marks it complete
+                folder = Path(self._get_output_dir(trial)) / f"checkpoint-{self.state.global_step}"
+                folder.mkdir(parents=True, exist_ok=True)
+                before = self.totals_before
+                (folder / RUN_TOTALS).write_text(json.dumps({
+                    "loss_sum": before["loss_sum"] + self._total_loss_scalar + self._tr_loss.item(),
+                    "steps": self.state.global_step,
+                    "seconds": before["seconds"] + time.perf_counter() - self.call_start}))
+            super()._save_checkpoint(model, trial)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if self.loss_fn is None or return_outputs:
@@ -138,12 +155,26 @@ def _project_trainer():
     return ProjectTrainer
 
 
-def fit(trainer, checkpoints=None):
-    """trainer.train(), resumed from the run's last complete checkpoint when a killed run left one."""
+def fit(trainer, checkpoints=None, live_dir: Path | None = None):
+    """trainer.train(), resumed from the run's last complete checkpoint when a killed run left one.
+    Returns the Trainer's TrainOutput with train_loss, runtime and samples/s of the whole run,
+    resumed or not, and writes the run's training curves to `live_dir` (DVCLive) when given."""
+    from transformers.trainer_utils import TrainOutput
+
     last = checkpoints.last() if checkpoints is not None else None
     if last:
         print(f"resuming from {last}: an earlier run with the same settings was interrupted")
-    return trainer.train(resume_from_checkpoint=last)
+        trainer.totals_before = json.loads((Path(last) / RUN_TOTALS).read_text())
+    trainer.call_start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    before, steps = trainer.totals_before, result.global_step
+    steps_now = steps - before["steps"]
+    seconds = before["seconds"] + result.metrics["train_runtime"]
+    samples = result.metrics["train_samples_per_second"] * result.metrics["train_runtime"] * steps / max(steps_now, 1)
+    loss = (before["loss_sum"] + result.training_loss * steps_now) / max(steps, 1)
+    write_curves(trainer.state.log_history, live_dir)
+    return TrainOutput(steps, loss, {**result.metrics, "train_loss": loss, "train_runtime": seconds,
+                                     "train_samples_per_second": samples / seconds})
 
 
 def predict_labels(trainer, ds) -> tuple[list[int], list[int]]:
@@ -160,15 +191,22 @@ def save_model(tokenizer, model, folder: Path) -> None:
         model.save_pretrained(out)  # safetensors; no pickled training_args.bin
 
 
-def live_callbacks(live_dir: Path | None) -> list:
-    """Log training curves with DVCLive to `live_dir` (none when None). No DVC experiment is
-    saved from inside a stage: `dvc exp run` does that."""
+def write_curves(log_history: list[dict], live_dir: Path | None) -> None:
+    """The run's logged metrics as DVCLive curves in `live_dir`, one step per log entry, as the
+    Trainer's DVCLiveCallback writes them. From the Trainer's log history, so a resumed run's curve
+    covers the steps before the resume too; no params file (the Trainer's arguments hold
+    machine-specific paths). No DVC experiment is saved from inside a stage: `dvc exp run` does that."""
     if live_dir is None or not is_main_process():
-        return []
+        return
     from dvclive import Live
-    from transformers.integrations import DVCLiveCallback
+    from dvclive.utils import standardize_metric_name
 
-    return [DVCLiveCallback(live=Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None))]
+    with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None) as live:
+        for entry in log_history:
+            for key, value in entry.items():
+                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    live.log_metric(standardize_metric_name(key, "dvclive.huggingface"), value)
+            live.next_step()
 
 
 @contextlib.contextmanager
@@ -205,8 +243,8 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
              for split in eval_splits}
 
     with trainer_dir(checkpoints) as out:
-        trainer = make_trainer(model, tokenizer, train, hp, out, live_callbacks(live_dir), checkpoints=checkpoints)
-        result = fit(trainer, checkpoints)
+        trainer = make_trainer(model, tokenizer, train, hp, out, checkpoints=checkpoints)
+        result = fit(trainer, checkpoints, live_dir)
         scores = {split: classification_metrics(*predict_labels(trainer, ds)) for split, ds in evals.items()}
     if model_out is not None and is_main_process():
         save_model(tokenizer, model, model_out)
@@ -217,7 +255,7 @@ def train_and_evaluate(model_name: str, spec, hp: dict, data_dir: Path, model_ou
         "train_runtime_s": result.metrics["train_runtime"],
         "train_samples_per_second": result.metrics["train_samples_per_second"],
         "train_samples": len(train),
-        "bf16": int(hp["bf16"]),
+        **precision.as_metrics(hp["precision"]),
         "total_blocks": len(encoder_blocks(model)),
         **count_parameters(model),
     }
