@@ -6,7 +6,7 @@
 Same model, data, batch size, learning rate, epochs and seeds for both paths; only the speed levers
 differ. The baseline is the chapter's code (HF Trainer, fp32, shuffled batches padded to their
 longest item); the project path is `stages.lib.training.make_trainer` with the profile's levers
-(bf16 autocast where supported, length-grouped batches). Prints samples/s, their ratio, test F1 of
+(`precision: auto`: native bf16, else fp16 on CUDA, else fp32; length-grouped batches). Prints samples/s, their ratio, test F1 of
 each (mean over seeds), model FLOP utilisation, and the machine's matmul peak measured here; writes
 the numbers to bench/results.json.
 """

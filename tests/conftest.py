@@ -10,17 +10,31 @@ from tests.netguard.sitecustomize import block
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the Hub
+USER_HUB_OFFLINE = os.environ.get("HF_HUB_OFFLINE")  # as the user set it, for the one Hub fallback
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the Hub, but for that fallback
 
 # The original raw files (never copied into the repository); CI has ../shared beside the clone.
 RAW_DIR = Path(os.environ.get("ENCODER_FT_RAW_DIR", REPO.parent / "shared" / "datasets")).resolve()
 
 
 @pytest.fixture(scope="session")
-def raw_dir() -> Path:
-    if not (RAW_DIR / "rotten_tomatoes").is_dir():
-        pytest.fail(f"raw datasets not found at {RAW_DIR}; set ENCODER_FT_RAW_DIR")
-    return RAW_DIR
+def raw_dir(tmp_path_factory) -> Path:
+    """The raw files: ENCODER_FT_RAW_DIR or ../shared/datasets, or, on a machine without them (a
+    user's fresh clone), the same files rebuilt once from the Hub through the stages' Hub path."""
+    if (RAW_DIR / "rotten_tomatoes").is_dir():
+        return RAW_DIR
+    dest = tmp_path_factory.mktemp("raw-from-hub")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    if USER_HUB_OFFLINE is not None:
+        env["HF_HUB_OFFLINE"] = USER_HUB_OFFLINE
+    proc = subprocess.run([sys.executable, "-m", "tests.raw_from_hub", str(dest)], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+    if proc.returncode:
+        reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.exit(f"no raw datasets at {RAW_DIR}, and loading them from the Hugging Face Hub failed: "
+                    f"{reason} -- set ENCODER_FT_RAW_DIR to a folder with rotten_tomatoes/ and "
+                    "conll2003/, or run where the Hub is reachable", returncode=2)
+    return dest
 
 
 def copy_repo(dest: Path) -> Path:
@@ -72,3 +86,27 @@ def no_network(monkeypatch) -> list[str]:
     attempts: list[str] = []
     block(attempts.append, monkeypatch.setattr)
     return attempts
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory, raw_dir):
+    """A stand-in Hugging Face Hub on the loopback address (tests/standin_hub.py): a tiny random
+    bert-base-cased (12 blocks), a 2-block copy, and both datasets in the Hub's parquet layout."""
+    from tests import standin_hub
+
+    root = tmp_path_factory.mktemp("standin_hub")
+    standin_hub.build(root, raw_dir)
+    standin_hub.copy_model(root, "standin/bert-2-layers", num_hidden_layers=2)
+    with standin_hub.serve(root) as running:
+        yield running
+
+
+def hub_env(hub, home: Path, **extra: str) -> dict[str, str]:
+    """Environment for a subprocess that uses the Hub code path against `hub`, with fresh caches in
+    `home` (huggingface_hub and datasets read these at import)."""
+    env = {k: v for k, v in offline_env().items()
+           if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "NETGUARD_LOG")}
+    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(home), HF_HUB_CACHE=str(home / "hub"),
+               HF_DATASETS_CACHE=str(home / "ds"), HF_HUB_DISABLE_PROGRESS_BARS="1",
+               HF_UPDATE_DOWNLOAD_COUNTS="0", **extra)  # else datasets pings s3.amazonaws.com per load
+    return env

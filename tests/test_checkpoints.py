@@ -16,9 +16,9 @@ from stages.lib.checkpoints import Checkpoints
 STAGES = {  # stage command -> (metrics file, metrics that must match, run folder under data/checkpoints)
     # the smoke sweep's first point (0 frozen) is killed; the second (6 frozen) runs after the resume
     "freeze_sweep": ([], "metrics/freeze_sweep/points/blocks0_seed42.json",
-                     ("test_f1", "test_accuracy", "train_loss"), "freeze-sweep/blocks0_seed42"),
-    "mlm_pretrain": ([], "metrics/mlm_pretrain.json", ("test_mlm_loss_after", "train_loss"), "mlm-pretrain"),
-    "ner": ([], "metrics/ner.json", ("test_entity_f1", "test_book_token_f1", "train_loss"), "ner"),
+                     ("test_f1", "test_accuracy"), "freeze-sweep/blocks0_seed42"),
+    "mlm_pretrain": ([], "metrics/mlm_pretrain.json", ("test_mlm_loss_after",), "mlm-pretrain"),
+    "ner": ([], "metrics/ner.json", ("test_entity_f1", "test_book_token_f1"), "ner"),
 }
 CURVES = {"mlm_pretrain": "metrics/live/mlm_pretrain", "ner": "metrics/live/ner"}
 
@@ -68,8 +68,11 @@ def test_a_killed_stage_resumes_and_matches_an_uninterrupted_run(stage_workspace
     log = run_stage(repo, env, stage, args)
     assert f"resuming from data/checkpoints/{run}/" in log and f"checkpoint-{step}:" in log
     resumed = json.loads(metrics_path.read_text())
-    for key in keys:  # train_loss too: it covers the steps before the resume
+    for key in keys:
         assert resumed[key] == pytest.approx(uninterrupted[key], abs=0.01), key
+    # train_loss averages the steps before the resume too (MLM: the first steps' loss is ~10 against
+    # a mean of ~8, so leaving them out would be off by > 2 %; masks drawn after a resume differ a little)
+    assert resumed["train_loss"] == pytest.approx(uninterrupted["train_loss"], rel=0.01)
     # samples/s and runtime cover the whole run: together they count every sample of both epochs
     trained = resumed["train_samples_per_second"] * resumed["train_runtime_s"]
     assert trained == pytest.approx(2 * resumed["train_samples"], rel=0.02)

@@ -82,18 +82,25 @@ def _as_hub(splits, features):
                                  for s, c in splits.items()})
 
 
-def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypatch):
+@pytest.mark.parametrize("tag_order", [data.NER_TAGS, sorted(data.NER_TAGS)])
+def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypatch, tag_order):
+    """Also when the Hub's ner_tags feature orders its names differently: tags are mapped by name.
+    (The real Hub path, through a stand-in Hub server: tests/test_hub_path.py.)"""
     rt_hub = _as_hub(rt, datasets.Features({"text": datasets.Value("string"),
                                             "label": datasets.ClassLabel(names=list(data.SENTIMENT_LABELS))}))
-    conll_hub = _as_hub(conll, datasets.Features({
+    renumber = {i: list(tag_order).index(tag) for i, tag in enumerate(data.NER_TAGS)}
+    conll_hub = _as_hub({s: {"tokens": c["tokens"], "ner_tags": [[renumber[t] for t in tags] for tags in c["ner_tags"]]}
+                         for s, c in conll.items()}, datasets.Features({
         "tokens": datasets.Sequence(datasets.Value("string")),
-        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(data.NER_TAGS)))}))
+        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(tag_order)))}))
     monkeypatch.setattr(data, "_load_hub_dataset",
-                        lambda repo_id, revision=None: rt_hub if "rotten" in repo_id else conll_hub)
-    for name, raw, hub, schema in [
-        ("rt", rt, data.rotten_tomatoes_from_hub("cornell-movie-review-data/rotten_tomatoes"), data.SENTIMENT_SCHEMA),
+                        lambda repo_id, revision: (rt_hub if "rotten" in repo_id else conll_hub, "0" * 40))
+    for name, raw, (hub, commit), schema in [
+        ("rt", rt, data.rotten_tomatoes_from_hub("cornell-movie-review-data/rotten_tomatoes", "main"),
+         data.SENTIMENT_SCHEMA),
         ("conll", conll, data.conll_from_hub("eriktks/conll2003", "refs/convert/parquet"), data.NER_SCHEMA),
     ]:
+        assert commit == "0" * 40
         data.write_splits(raw, schema, tmp_path / name / "raw")
         data.write_splits(hub, schema, tmp_path / name / "hub")
         for split in data.SPLITS:
@@ -216,11 +223,24 @@ def test_the_real_conll_files_are_iob2(conll):
 
 
 def test_a_hub_dataset_without_a_split_is_an_error(monkeypatch):
+    import huggingface_hub
+
     only_train = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"], "label": [1]})})
-    monkeypatch.setattr(datasets, "load_dataset", lambda repo_id, revision=None: only_train)
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info",
+                        lambda self, repo_id, revision: type("Info", (), {"sha": "1" * 40}))
+    monkeypatch.setattr(datasets, "load_dataset", lambda repo_id, revision: only_train)
     with pytest.raises(PipelineError, match="'some/repo': no validation, test split; it has train; "
                                             "expected train, validation, test"):
-        data.rotten_tomatoes_from_hub("some/repo")
+        data.rotten_tomatoes_from_hub("some/repo", "main")
+
+
+def test_hub_labels_are_matched_by_name_and_other_names_are_an_error():
+    feature = datasets.ClassLabel(names=["pos", "neg"])
+    assert data._label_map(feature, data.SENTIMENT_LABELS, "x") == {0: 1, 1: 0}
+    with pytest.raises(PipelineError, match=r"dataset r@abc: ner_tags: label names \['O', 'B-PERSON'\]"):
+        data._label_map(datasets.ClassLabel(names=["O", "B-PERSON"]), data.NER_TAGS, "r@abc: ner_tags")
+    with pytest.raises(PipelineError, match="label names None"):
+        data._label_map(datasets.Value("int64"), data.SENTIMENT_LABELS, "x")
 
 
 def test_a_missing_prepared_split_says_to_run_prepare(tmp_path):

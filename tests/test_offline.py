@@ -50,7 +50,7 @@ def test_prepare_and_the_packaged_model_run_offline(no_network, raw_dir, tmp_pat
     prepare.main()
     assert f"loading raw files from {raw_dir}" in capsys.readouterr().out
     prepared = tmp_path / "data" / "prepared"
-    assert sorted(p.name for p in prepared.iterdir()) == ["conll2003", "fewshot", "rotten_tomatoes"]
+    assert sorted(p.name for p in prepared.iterdir()) == ["conll2003", "fewshot", "rotten_tomatoes", "sources.json"]
     reviews = data.read_split(prepared / "rotten_tomatoes", "test")
     sentences = data.read_split(prepared / "conll2003", "test")
     assert (len(reviews), len(sentences)) == (1066, 3453)

@@ -1,10 +1,9 @@
-"""The stand-in Hub (tests/standin_hub.py) serves what the real Hub code path asks for.
+"""The stand-in Hub (tests/standin_hub.py, the `hub` fixture) serves what the real Hub code path asks for.
 
 The loads run in subprocesses: huggingface_hub and datasets read HF_ENDPOINT and HF_HUB_OFFLINE at
 import, and this suite sets HF_HUB_OFFLINE=1 (conftest.py). Both subprocesses run at once (~10 s).
 """
 import json
-import os
 import subprocess
 import sys
 from pathlib import PurePosixPath
@@ -13,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from tests import standin_hub
-from tests.conftest import REPO
+from tests.conftest import REPO, hub_env
 
 # Refuse and record every host lookup but the loopback one, so a load cannot quietly use the real
 # Hub (datasets also asks datasets-server.<endpoint host>, which cannot resolve: it carries on).
@@ -98,26 +97,11 @@ ABSENT = {"README.md", ".huggingface.yaml", "dataset_infos.json", "rotten_tomato
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory, raw_dir):
-    root = tmp_path_factory.mktemp("standin_hub")
-    standin_hub.build(root, raw_dir)
-    standin_hub.copy_model(root, "standin/bert-2-layers", num_hidden_layers=2)
-    with standin_hub.serve(root) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def loads(hub, tmp_path_factory, raw_dir):
     """Run both load scripts at once against the hub, each with its own fresh caches."""
     procs = {}
     for name, script in (("models", MODELS), ("datasets", f"RAW_DIR = {str(raw_dir)!r}\n" + DATASETS)):
-        home = tmp_path_factory.mktemp(f"hf_home_{name}")
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "NETGUARD_LOG")}
-        env.update(HF_ENDPOINT=hub.url, HF_HOME=str(home), HF_HUB_CACHE=str(home / "hub"),
-                   HF_DATASETS_CACHE=str(home / "ds"), HF_HUB_DISABLE_TELEMETRY="1",
-                   HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1",
-                   HF_UPDATE_DOWNLOAD_COUNTS="0")  # else datasets pings s3.amazonaws.com per load
+        env = hub_env(hub, tmp_path_factory.mktemp(f"hf_home_{name}"), HF_DATASETS_DISABLE_PROGRESS_BARS="1")
         procs[name] = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, text=True,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     results = {}
