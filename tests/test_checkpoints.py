@@ -14,9 +14,9 @@ from stages.lib import checkpoints
 from stages.lib.checkpoints import Checkpoints
 
 STAGES = {  # stage command -> (metrics file, metrics that must match, run folder under data/checkpoints)
-    # the smoke sweep's first point (0 frozen) is killed; the second (6 frozen) runs after the resume
-    "freeze_sweep": ([], "metrics/freeze_sweep/points/blocks0_seed42.json",
-                     ("test_f1", "test_accuracy"), "freeze-sweep/blocks0_seed42"),
+    # the smoke sweep (0 and 6 frozen) is killed in its second point: the first is not trained again
+    "freeze_sweep": ([], "metrics/freeze_sweep/points/blocks6_seed42.json",
+                     ("test_f1", "test_accuracy"), "freeze-sweep/blocks6_seed42"),
     "mlm_pretrain": ([], "metrics/mlm_pretrain.json", ("test_mlm_loss_after",), "mlm-pretrain"),
     "ner": ([], "metrics/ner.json", ("test_entity_f1", "test_book_token_f1"), "ner"),
 }
@@ -58,15 +58,23 @@ def test_a_killed_stage_resumes_and_matches_an_uninterrupted_run(stage_workspace
 
     run_stage(repo, env, stage, args)
     uninterrupted = json.loads(metrics_path.read_text())
+    if stage == "freeze_sweep":
+        uninterrupted_first = json.loads((repo / "metrics/freeze_sweep/points/blocks0_seed42.json").read_text())
     curve = repo / CURVES.get(stage, "-") / "plots/metrics/loss.tsv"
     uninterrupted_curve = curve.read_text().splitlines() if stage in CURVES else None
     assert not run_dir.exists(), "checkpoints are removed once the outputs are written"
     metrics_path.unlink()
+    if stage == "freeze_sweep":
+        (repo / "metrics/freeze_sweep/points/blocks0_seed42.json").unlink()
 
     step = kill_after_first_checkpoint(repo, env, stage, args, run_dir)
     assert not metrics_path.exists(), "a killed stage leaves no metrics behind"
     log = run_stage(repo, env, stage, args)
     assert f"resuming from data/checkpoints/{run}/" in log and f"checkpoint-{step}:" in log
+    if stage == "freeze_sweep":
+        assert "0 frozen, seed 42: done in an interrupted run" in log
+        first = json.loads((repo / "metrics/freeze_sweep/points/blocks0_seed42.json").read_text())
+        assert first["test_f1"] == pytest.approx(uninterrupted_first["test_f1"], abs=0.01)
     resumed = json.loads(metrics_path.read_text())
     for key in keys:
         assert resumed[key] == pytest.approx(uninterrupted[key], abs=0.01), key
