@@ -101,12 +101,12 @@ def hub(tmp_path_factory, raw_dir):
         yield running
 
 
-def hub_env(hub, home: Path, **extra: str) -> dict[str, str]:
-    """Environment for a subprocess that uses the Hub code path against `hub`, with fresh caches in
-    `home` (huggingface_hub and datasets read these at import)."""
+def hub_env(endpoint: str, home: Path, **extra: str) -> dict[str, str]:
+    """Environment for a subprocess that uses the Hub code path against the Hub at `endpoint`, with
+    fresh caches in `home` (huggingface_hub and datasets read these at import)."""
     env = {k: v for k, v in offline_env().items()
            if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "NETGUARD_LOG")}
-    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(home), HF_HUB_CACHE=str(home / "hub"),
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_CACHE=str(home / "hub"),
                HF_DATASETS_CACHE=str(home / "ds"), HF_HUB_DISABLE_PROGRESS_BARS="1",
                HF_UPDATE_DOWNLOAD_COUNTS="0", **extra)  # else datasets pings s3.amazonaws.com per load
     return env

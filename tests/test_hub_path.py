@@ -31,7 +31,7 @@ def set_params(repo, *overrides):
 def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(hub, raw_dir, tmp_path):
     repo = copy_repo(tmp_path / "repo")
     set_params(repo, "data.source=hub", f"data.rotten_tomatoes_revision={ROTTEN_SHA}")  # a commit pins it
-    out = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub, tmp_path / "hf")).stdout
+    out = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf")).stdout
     assert "loading from the Hugging Face Hub" in out
     sources = json.loads((repo / "data/prepared/sources.json").read_text())
     assert sources == {
@@ -50,21 +50,21 @@ def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(
 def test_an_unknown_revision_is_one_line(hub, tmp_path):
     repo = copy_repo(tmp_path / "repo")
     set_params(repo, "data.source=hub", "data.rotten_tomatoes_revision=v9")
-    proc = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub, tmp_path / "hf"), expect_failure=True)
+    proc = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf"), expect_failure=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: could not load dataset '{standin_hub.ROTTEN}' at revision 'v9'")
     assert not (repo / "data/prepared").exists()
 
 
 def test_a_clone_without_raw_files_runs_the_data_tests_through_the_hub(hub, tmp_path):
-    env = hub_env(hub, tmp_path / "hf", ENCODER_FT_RAW_DIR=str(tmp_path / "no-such-folder"))
+    env = hub_env(hub.url, tmp_path / "hf", ENCODER_FT_RAW_DIR=str(tmp_path / "no-such-folder"))
     proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_data.py"], REPO, env)
     assert " passed" in proc.stdout and "failed" not in proc.stdout
     assert any("/datasets/" in path and "/resolve/" in path for _, path, _ in hub.requests)
 
 
 def test_without_raw_files_or_the_hub_the_tests_stop_with_one_line(tmp_path):
-    env = hub_env(type("NoHub", (), {"url": "http://127.0.0.1:9"}), tmp_path / "hf",
+    env = hub_env("http://127.0.0.1:9", tmp_path / "hf",  # nothing listens there
                   ENCODER_FT_RAW_DIR=str(tmp_path / "no-such-folder"), HF_HUB_OFFLINE="1")
     proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_data.py"], REPO, env,
                expect_failure=True)
@@ -90,7 +90,7 @@ def book_repo(hub, tmp_path_factory):
     """`dvc exp run -S profile=book` (sizes cut) in a copy of the repository, every model and dataset
     through the Hub code path: bert-base-cased and both datasets from the stand-in Hub."""
     repo = copy_repo(tmp_path_factory.mktemp("book") / "repo")
-    env = hub_env(hub, repo.parent / "hf", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+    env = hub_env(hub.url, repo.parent / "hf", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
     for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "clone"]):
         run(cmd, repo, env)

@@ -101,7 +101,7 @@ def loads(hub, tmp_path_factory, raw_dir):
     """Run both load scripts at once against the hub, each with its own fresh caches."""
     procs = {}
     for name, script in (("models", MODELS), ("datasets", f"RAW_DIR = {str(raw_dir)!r}\n" + DATASETS)):
-        env = hub_env(hub, tmp_path_factory.mktemp(f"hf_home_{name}"), HF_DATASETS_DISABLE_PROGRESS_BARS="1")
+        env = hub_env(hub.url, tmp_path_factory.mktemp(f"hf_home_{name}"), HF_DATASETS_DISABLE_PROGRESS_BARS="1")
         procs[name] = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, text=True,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     results = {}
