@@ -5,7 +5,7 @@
 
 Same model, data, batch size, learning rate, epochs and seeds for both paths; only the speed levers
 differ. The baseline is the chapter's code (HF Trainer, fp32, shuffled batches padded to their
-longest item); the project path is `stages.lib.training.make_trainer` with the profile's levers
+longest item); the project path is `stages.lib.trainer.make_trainer` with the profile's levers
 (`precision: auto`: native bf16, else fp16 on CUDA, else fp32; length-grouped batches). Prints samples/s, their ratio, test F1 of
 each (mean over seeds), model FLOP utilisation, and the machine's matmul peak measured here; writes
 the numbers to bench/results.json.
@@ -61,39 +61,41 @@ def training_flops(config, lengths: list[int]) -> float:
     return 3.0 * forward
 
 
-def book_trainer(model, tokenizer, train, hp: dict, output_dir: str):
+def book_trainer(model, tokenizer, train, hp, output_dir: str):
     """The chapter's code path: Trainer defaults, fp32, random batches, padding per batch."""
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    args = TrainingArguments(output_dir=output_dir, learning_rate=hp["learning_rate"],
-                             per_device_train_batch_size=hp["batch_size"],
-                             per_device_eval_batch_size=hp["batch_size"], num_train_epochs=hp["epochs"],
-                             weight_decay=hp["weight_decay"], seed=hp["seed"], save_strategy="no",
+    args = TrainingArguments(output_dir=output_dir, learning_rate=hp.learning_rate,
+                             per_device_train_batch_size=hp.batch_size,
+                             per_device_eval_batch_size=hp.batch_size, num_train_epochs=hp.epochs,
+                             weight_decay=hp.weight_decay, seed=hp.seed, save_strategy="no",
                              report_to="none")
     return Trainer(model=model, args=args, train_dataset=train, processing_class=tokenizer,
                    data_collator=DataCollatorWithPadding(tokenizer))
 
 
-def run(path: str, model_name: str, hp: dict) -> dict:
-    """Train one path on the sentiment data; samples/s, real tokens/s and test F1."""
+def run(path: str, model_name: str, hp) -> dict:
+    """Train one path on the sentiment data (`hp`: a settings.Training); samples/s, real tokens/s
+    and test F1."""
     from transformers import set_seed
 
-    from stages.lib.data import SENTIMENT_LABELS, read_split
-    from stages.lib.metrics import classification_metrics
-    from stages.lib.models import load_sequence_classifier
-    from stages.lib.training import make_trainer, predict_labels, subset, tokenize, trainer_dir
+    from stages.lib.data import read_split, subset
+    from stages.lib.sentiment import SentimentTask
+    from stages.lib.settings import FreezeSpec
+    from stages.lib.trainer import make_trainer, trainer_dir
 
-    set_seed(hp["seed"])
-    tokenizer, model = load_sequence_classifier(model_name, SENTIMENT_LABELS)
-    train = tokenize(subset(read_split(DATA, "train"), hp["max_train_samples"], hp["seed"]), tokenizer)
-    test = tokenize(read_split(DATA, "test"), tokenizer)
+    task = SentimentTask(FreezeSpec(), ("test",))
+    set_seed(hp.seed)
+    tokenizer, model = task.load(model_name)
+    train = task.tokenize(subset(read_split(DATA, "train"), hp.max_train_samples, hp.seed), tokenizer)
+    test = read_split(DATA, "test")
     with trainer_dir() as tmp:
         trainer = (book_trainer(model, tokenizer, train, hp, str(tmp)) if path == "book"
                    else make_trainer(model, tokenizer, train, hp, Path(tmp)))
         result = trainer.train()
-        f1 = classification_metrics(*predict_labels(trainer, test))["f1"]
+        f1 = task.evaluate(trainer, {"test": (test, task.tokenize(test, tokenizer))})["test_f1"]
     seconds = result.metrics["train_runtime"]
-    lengths = [len(ids) for ids in train["input_ids"]] * hp["epochs"]
+    lengths = [len(ids) for ids in train["input_ids"]] * int(hp.epochs)
     return {"samples_per_s": len(lengths) / seconds, "train_s": seconds, "test_f1": f1,
             "flops_per_s": training_flops(model.config, lengths) / seconds}
 
@@ -101,9 +103,9 @@ def run(path: str, model_name: str, hp: dict) -> dict:
 def main(argv: list[str] | None = None) -> None:
     from transformers import AutoConfig
 
-    from stages.lib.config import load_params, select_profile
+    from stages.lib import settings
+    from stages.lib.config import load_params
     from stages.lib.models import resolve_model
-    from stages.lib.training import validate_hparams
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43])
@@ -113,15 +115,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     args = parser.parse_args(argv)
 
-    params = load_params()
-    name, profile = select_profile({**params, "profile": args.profile})
-    model_name = profile["classifier_model"]
-    project = validate_hparams({**profile["fine_tune"], "epochs": args.epochs,
-                                "max_train_samples": args.max_train_samples}, f"profiles.{name}.fine_tune")
+    params = {**load_params(), "profile": args.profile}
+    model_name = settings.in_profile(params, "classifier_model", settings.ModelId)
+    project = settings.training(params, f"profiles.{args.profile}.fine_tune",
+                                {"epochs": args.epochs, "max_train_samples": args.max_train_samples}, "bench arguments")
     config = AutoConfig.from_pretrained(resolve_model(model_name))
     # fp32 (the book's path) and the project's precision, both on the device that trains
-    dtypes = {k: DTYPES[k] for k in dict.fromkeys(("fp32", project["precision"]))}
-    shape_peaks = {k: matmul_peak(dt, model_shapes(config, project["batch_size"])) for k, dt in dtypes.items()}
+    dtypes = {k: DTYPES[k] for k in dict.fromkeys(("fp32", project.precision))}
+    shape_peaks = {k: matmul_peak(dt, model_shapes(config, project.batch_size)) for k, dt in dtypes.items()}
     peaks = {k: max(matmul_peak(dt), shape_peaks[k]) for k, dt in dtypes.items()}  # the best seen
     for k in dtypes:
         print(f"matmul peak {k}: {peaks[k] / 1e9:.0f} GFLOP/s (best of squares up to 4096 and the model's shapes); "
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     runs = {"book": [], "project": []}
     for seed in args.seeds:  # interleaved, so drift in machine load hits both paths alike
         for path in runs:
-            hp = {**project, "seed": seed}
+            hp = project.model_copy(update={"seed": seed})
             runs[path].append(run(path, model_name, hp))
             print(f"{path} seed {seed}: {runs[path][-1]}")
 
@@ -142,19 +143,19 @@ def main(argv: list[str] | None = None) -> None:
                 "model_gflops_per_s": flops / 1e9, "mfu": flops / peaks[dtype],
                 "mfu_of_shape_peak": flops / shape_peaks[dtype], "runs": rs}
 
-    results = {"model": model_name, "profile": name, "seeds": args.seeds, "epochs": args.epochs,
-               "batch_size": project["batch_size"], "learning_rate": project["learning_rate"],
+    results = {"model": model_name, "profile": args.profile, "seeds": args.seeds, "epochs": args.epochs,
+               "batch_size": project.batch_size, "learning_rate": project.learning_rate,
                "train_samples": args.max_train_samples or 8530,
                "peak_gflops_per_s": {k: v / 1e9 for k, v in peaks.items()},
                "model_shape_peak_gflops_per_s": {k: v / 1e9 for k, v in shape_peaks.items()},
                "book": summary("book", "fp32"),
-               "project": summary("project", project["precision"])}
+               "project": summary("project", project.precision)}
     book, ours = results["book"], results["project"]
     results["speedup"] = ours["samples_per_s"] / book["samples_per_s"]
     results["f1_difference"] = ours["test_f1"] - book["test_f1"]
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
-    print(f"\n{model_name}, batch {project['batch_size']}, {args.epochs} epoch(s), seeds {args.seeds}")
+    print(f"\n{model_name}, batch {project.batch_size}, {args.epochs} epoch(s), seeds {args.seeds}")
     print("| path | samples/s | test F1 | model GFLOP/s | MFU: of machine peak | of peak at model shapes |")
     print("| --- | --- | --- | --- | --- | --- |")
     for path, r in (("book's code (fp32, shuffled)", book), ("project", ours)):

@@ -13,42 +13,32 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from stages.lib import data
-from stages.lib.config import (PipelineError, is_positive_int, load_params, require, stage_main)
+from stages.lib import data, settings
+from stages.lib.config import PipelineError, load_params, stage_main
 from stages.lib.outputs import atomic_dir, write_json
-
-OUT = Path("data/prepared")
-SOURCES = ("auto", "raw", "hub")
+from stages.lib.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES
 
 
-def raw_folder(cfg: dict) -> Path | None:
+def raw_folder(cfg: settings.Data) -> Path | None:
     """The raw-file folder to read, or None for the Hub, following data.source."""
-    source = require(cfg, "source", "data", lambda v: v in SOURCES, " | ".join(SOURCES))
-    raw_dir = require(cfg, "raw_dir", "data", lambda v: v is None or isinstance(v, str),
-                      "a folder with rotten_tomatoes/ and conll2003/, or null (none)")
-    if source == "hub":
+    if cfg.source == "hub":
         return None
-    if raw_dir and Path(raw_dir).is_dir():
-        return Path(raw_dir)
-    if source == "raw":
-        raise PipelineError(f"params.yaml: data.raw_dir = {raw_dir!r} is not a folder "
+    if cfg.raw_dir and Path(cfg.raw_dir).is_dir():
+        return Path(cfg.raw_dir)
+    if cfg.source == "raw":
+        raise PipelineError(f"params.yaml: data.raw_dir = {cfg.raw_dir!r} is not a folder "
                             "(data.source: raw needs the original raw files there)")
     return None
 
 
-def is_name(v) -> bool:
-    return isinstance(v, str) and v != ""
-
-
-def load_all(cfg: dict) -> tuple[dict[str, dict], dict[str, dict]]:
+def load_all(cfg: settings.Data) -> tuple[dict[str, dict], dict[str, dict]]:
     """(splits by dataset, where each came from)."""
     folder = raw_folder(cfg)
     if folder is None:
         print("prepare: loading from the Hugging Face Hub")
         loaded, sources = {}, {}
         for name, load in (("rotten_tomatoes", data.rotten_tomatoes_from_hub), ("conll2003", data.conll_from_hub)):
-            repo = require(cfg, f"{name}_hub", "data", is_name, "a Hugging Face Hub dataset id")
-            revision = require(cfg, f"{name}_revision", "data", is_name, "a branch, tag or commit")
+            repo, revision = getattr(cfg, f"{name}_hub"), getattr(cfg, f"{name}_revision")
             loaded[name], commit = load(repo, revision)
             sources[name] = {"source": "hub", "repo": repo, "revision": revision, "commit": commit}
             print(f"prepare: {name}: {repo} at {revision} (commit {commit})")
@@ -64,21 +54,20 @@ def load_all(cfg: dict) -> tuple[dict[str, dict], dict[str, dict]]:
 
 @stage_main
 def main() -> None:
-    cfg = load_params()["data"]
-    per_class = require(cfg, "fewshot_per_class", "data", is_positive_int, "a positive integer")
-    seed = require(cfg, "fewshot_seed", "data", lambda v: isinstance(v, int), "an integer")
+    cfg = settings.data(load_params())
+    per_class, seed = cfg.fewshot_per_class, cfg.fewshot_seed
     loaded, sources = load_all(cfg)
     for name, splits in loaded.items():
         data.check_counts(name, splits)
     fewshot = data.fewshot_sample(loaded["rotten_tomatoes"]["train"], per_class, seed)
 
-    with atomic_dir(OUT / "rotten_tomatoes") as tmp:
+    with atomic_dir(SENTIMENT) as tmp:
         data.write_splits(loaded["rotten_tomatoes"], data.SENTIMENT_SCHEMA, tmp)
-    with atomic_dir(OUT / "conll2003") as tmp:
+    with atomic_dir(CONLL) as tmp:
         data.write_splits(loaded["conll2003"], data.NER_SCHEMA, tmp)
-    with atomic_dir(OUT / "fewshot") as tmp:
+    with atomic_dir(FEWSHOT) as tmp:
         data.write_splits({"train": fewshot}, data.SENTIMENT_SCHEMA, tmp)
-    write_json(OUT / "sources.json", sources)
+    write_json(SOURCES, sources)
     for name, splits in loaded.items():
         counts = ", ".join(f"{s} {len(next(iter(c.values()))):,}" for s, c in splits.items())
         print(f"prepare: {name}: {counts}")

@@ -8,12 +8,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from stages.lib.config import load_params, select_profile, stage_main
+from stages.lib import paths, settings
+from stages.lib.config import load_params, stage_main
 from stages.lib.outputs import write_text
-
-NOTEBOOK = Path("reports/report.ipynb")
-HTML = Path("reports/report.html")
-FIGURE = Path("reports/freeze_sweep.png")
 
 
 def to_html(notebook: Path) -> str:
@@ -42,18 +39,9 @@ def render(notebook: Path, parameters: dict, html: Path, figure: Path) -> None:
 
 @stage_main
 def main() -> None:
-    params = load_params()
-    name, profile = select_profile(params)
-    parameters = {
-        "profile": name,
-        "models": {"classifier": profile.get("classifier_model"), "setfit": profile.get("setfit_model"),
-                   "ner": profile.get("ner_model")},
-        "book": params.get("report", {}).get("book", {}),
-        "stable_tolerance": params.get("sweep", {}).get("stable_tolerance", 0.01),
-        "metrics_dir": "metrics",
-    }
-    render(NOTEBOOK, parameters, HTML, FIGURE)
-    print(f"report: wrote {HTML}" + (f" and {FIGURE}" if FIGURE.is_file() else ""))
+    parameters = {**settings.report(load_params()), "metrics_dir": str(paths.METRICS)}
+    render(paths.REPORT_NOTEBOOK, parameters, paths.REPORT_HTML, paths.REPORT_FIGURE)
+    print(f"report: wrote {paths.REPORT_HTML}" + (f" and {paths.REPORT_FIGURE}" if paths.REPORT_FIGURE.is_file() else ""))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from stages.lib.config import PipelineError, load_params
-from stages.lib.training import validate_hparams
+from stages.lib.settings import Training, validate
 from tests.conftest import REPO
 
 
@@ -25,7 +25,7 @@ def test_yaml_1_2_strings_get_the_usual_one_line_error(tmp_path):
           "precision": "fp32", "max_eval_samples": None, "logging_steps": 50, **section}
     with pytest.raises(PipelineError, match=r"^params.yaml: x.group_by_length = 'no' is invalid; "
                                             r"accepted: true \| false$"):
-        validate_hparams(hp, "x")
+        validate(Training, hp, "x")
 
 
 def test_broken_yaml_is_one_line(tmp_path):

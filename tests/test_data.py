@@ -303,3 +303,10 @@ def test_prepare_stops_with_exit_2_and_writes_nothing(tmp_path, raw_dir, bad, me
     [line] = proc.stderr.splitlines()
     assert line.startswith(f"error: {tmp_path / 'raw'}/") and message in line
     assert not (repo / "data").exists()
+
+
+def test_subset_is_seeded_and_mixes_classes():
+    ds = datasets.Dataset.from_dict({"text": [str(i) for i in range(100)], "label": [1] * 50 + [0] * 50})
+    a, b = data.subset(ds, 20, seed=1), data.subset(ds, 20, seed=1)
+    assert a["text"] == b["text"] and len(a) == 20 and set(a["label"]) == {0, 1}
+    assert data.subset(ds, None, seed=1) is ds

@@ -1,18 +1,12 @@
-import copy
-
 import pytest
 
-from stages.fewshot import setfit_settings
 from stages.lib import data
-from stages.lib.config import PipelineError, load_params
+from stages.lib.config import PipelineError
 from stages.lib.fewshot import check_prepared, contrastive_pairs, draw_samples, learning_curve, train_setfit
-from tests.conftest import REPO
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 WHERE = "profiles.smoke.setfit"
 TINY = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42}
-CURVE = {"samples_per_class": [4, 8], "main_samples_per_class": 8, "max_eval_samples": 64}
-PROFILE = {"setfit_model": MINILM, "setfit": {**TINY, **CURVE}}
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +25,6 @@ def train(prepared):
     return data.read_split(prepared / "rotten_tomatoes", "train").to_dict()
 
 
-def test_the_repository_params_define_setfit_for_every_profile():
-    params = load_params(REPO / "params.yaml")
-    for name in ("book", "cpu", "smoke"):
-        setfit_settings(name, params["profiles"][name])  # validates everything the stage reads
-    model, book = setfit_settings("book", params["profiles"]["book"])
-    assert model == "sentence-transformers/all-mpnet-base-v2"
-    assert (book["num_epochs"], book["num_iterations"], book["main_samples_per_class"]) == (3, 20, 16)
-
-
 def test_learning_curve_draws_include_the_prepared_file(prepared, train):
     samples = draw_samples(train, [8, 16, 64], 42, WHERE)
     fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
@@ -55,23 +40,6 @@ def test_samples_per_class_larger_than_a_class_names_the_parameter(train):
     with pytest.raises(PipelineError, match=r"profiles\.smoke\.setfit\.samples_per_class: 5000 exceeds "
                                             "the 4265 training examples of class neg"):
         draw_samples(train, [8, 5000], 42, WHERE)
-
-
-@pytest.mark.parametrize("key, value, message", [
-    ("samples_per_class", [], "samples_per_class = .* accepted: a list of distinct positive integers"),
-    ("samples_per_class", 16, "samples_per_class = 16 is invalid"),
-    ("samples_per_class", [8, 0], "samples_per_class = .* is invalid"),
-    ("samples_per_class", [8, 8], "samples_per_class = .* is invalid"),
-    ("main_samples_per_class", 16, r"main_samples_per_class = 16 is invalid; accepted: one of .*\[4, 8\]"),
-    ("num_iterations", 0, "num_iterations = 0 is invalid; accepted: a positive integer"),
-    ("max_eval_samples", 0, "max_eval_samples = 0 is invalid"),
-    ("iterations", 20, r"unknown key\(s\) iterations; accepted: num_epochs"),
-])
-def test_bad_settings_name_the_parameter(key, value, message):
-    profile = copy.deepcopy(PROFILE)
-    profile["setfit"][key] = value
-    with pytest.raises(PipelineError, match=rf"params.yaml: {WHERE}.*{message}"):
-        setfit_settings("smoke", profile)
 
 
 def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):

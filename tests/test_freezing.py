@@ -3,7 +3,8 @@ from transformers import (BertConfig, BertForSequenceClassification, MPNetConfig
                           MPNetForSequenceClassification)
 
 from stages.lib.config import PipelineError
-from stages.lib.freezing import FreezeSpec, apply_freezing, count_parameters, encoder_blocks
+from stages.lib.freezing import apply_freezing, count_parameters, encoder_blocks
+from stages.lib.settings import FreezeSpec
 
 
 def frozen_names(model):
@@ -67,13 +68,3 @@ def test_mpnet_head_only(mpnet):
 def test_more_frozen_blocks_than_the_model_has_is_an_error(mpnet):
     with pytest.raises(PipelineError, match="frozen_blocks = 5 but MPNetForSequenceClassification has 4"):
         apply_freezing(mpnet, FreezeSpec(frozen_blocks=5))
-
-
-@pytest.mark.parametrize("run, message", [
-    ({"frozen_blocks": -1}, "frozen_blocks = -1 is invalid"),
-    ({"frozen_blocks": "ten"}, "frozen_blocks = 'ten' is invalid"),
-    ({"head_only": "yes"}, "head_only = 'yes' is invalid; accepted: true | false"),
-])
-def test_bad_freeze_params_name_the_parameter(run, message):
-    with pytest.raises(PipelineError, match=message):
-        FreezeSpec.from_params(run, "profiles.cpu.runs.x")

@@ -53,7 +53,7 @@ def test_an_unknown_revision_is_one_line(hub, tmp_path):
     proc = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf"), expect_failure=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: could not load dataset '{standin_hub.ROTTEN}' at revision 'v9'")
-    assert not (repo / "data/prepared").exists()
+    assert not any((repo / "data/prepared").glob("*/")) and not (repo / "data/prepared/sources.json").exists()
 
 
 def test_a_clone_without_raw_files_runs_the_data_tests_through_the_hub(hub, tmp_path):

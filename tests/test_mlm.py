@@ -5,11 +5,12 @@ import datasets
 import pytest
 import torch
 
-from stages.lib import mlm
+from stages.lib import mlm, settings
 from stages.lib.config import PipelineError
 from stages.lib.data import SENTIMENT_SCHEMA, rotten_tomatoes_from_raw, write_splits
 from stages.lib.models import resolve_model
-from stages.mlm_pretrain import mlm_settings, probe_settings
+from stages.lib.paths import RunOutputs
+from stages.lib.training import train_and_evaluate
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HP = {"learning_rate": 5e-5, "batch_size": 8, "epochs": 1, "weight_decay": 0.01, "seed": 42,
@@ -90,26 +91,32 @@ def test_head_detection(tmp_path, tokenizer):
     assert mlm.load_masked_lm(str(tmp_path))[2] is True
 
 
+def mlm_params(section: dict, probes: list[str] | None = None) -> dict:
+    return {"profile": "cpu", "profiles": {"cpu": {"classifier_model": "m", "mlm_pretrain": section}},
+            "mlm": {"probes": probes or ["What a horrible [MASK]!"], "top_k": 5}}
+
+
 def test_settings_name_the_bad_parameter():
-    profile = {"classifier_model": "m", "mlm_pretrain": {**HP, "mlm_probability": 0.15, "masking": "token"}}
-    model, hp, probability, masking = mlm_settings("cpu", profile)
-    assert (model, probability, masking) == ("m", 0.15, "token") and "masking" not in hp
+    section = {**HP, "mlm_probability": 0.15, "masking": "token"}
+    model, hp, probes = settings.mlm(mlm_params(section))
+    assert (model, hp.mlm_probability, hp.masking, probes.top_k) == ("m", 0.15, "token", 5)
     with pytest.raises(PipelineError, match=r"profiles.cpu.mlm_pretrain.masking = 'span' is invalid; "
                                             r"accepted: token \| whole_word"):
-        mlm_settings("cpu", {**profile, "mlm_pretrain": {**profile["mlm_pretrain"], "masking": "span"}})
+        settings.mlm(mlm_params({**section, "masking": "span"}))
     with pytest.raises(PipelineError, match="profiles.cpu.mlm_pretrain.mlm_probability = 1.5 is invalid"):
-        mlm_settings("cpu", {**profile, "mlm_pretrain": {**profile["mlm_pretrain"], "mlm_probability": 1.5}})
+        settings.mlm(mlm_params({**section, "mlm_probability": 1.5}))
     with pytest.raises(PipelineError, match="mlm.probes = .* is invalid"):
-        probe_settings({"mlm": {"probes": ["no mask here"], "top_k": 5}})
-    assert probe_settings({"mlm": {"probes": ["What a horrible [MASK]!"], "top_k": 5}})[1] == 5
+        settings.mlm(mlm_params(section, ["no mask here"]))
 
 
 def test_pretrain_a_tiny_run(tmp_path, raw_dir):
     data = tmp_path / "rotten_tomatoes"
     write_splits(rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"), SENTIMENT_SCHEMA, data)
     probes = ["What a horrible [MASK]!", "This movie is a [MASK]."]
-    metrics, report = mlm.pretrain_and_evaluate(MINILM, HP, 0.15, "whole_word", probes, 3, data,
-                                                tmp_path / "model")
+    hp = settings.validate(settings.MlmTraining, {**HP, "mlm_probability": 0.15, "masking": "whole_word"}, "test")
+    task = mlm.MlmTask(hp, probes, 3)
+    metrics = train_and_evaluate(task, MINILM, hp, data, RunOutputs(tmp_path / "m.json", tmp_path / "model"))
+    report = task.report
     assert metrics["train_samples"] == 32
     assert metrics["mlm_head_pretrained"] == 0 and metrics["whole_word"] == 1
     assert all(isinstance(v, (int, float)) for v in metrics.values())
@@ -123,14 +130,12 @@ def test_pretrain_a_tiny_run(tmp_path, raw_dir):
 
 def test_the_repository_params_define_mlm_for_every_profile():
     from stages.lib.config import load_params
-    from stages.mlm_pretrain import mlm_settings, probe_settings
     from tests.conftest import REPO
 
     params = load_params(REPO / "params.yaml")
     for name in ("book", "cpu", "smoke"):
-        mlm_settings(name, params["profiles"][name])
-    assert params["profiles"]["book"]["mlm_pretrain"]["epochs"] == 10  # the book's 10 epochs
-    probe_settings(params)
+        settings.mlm({**params, "profile": name})
+    assert settings.mlm({**params, "profile": "book"})[1].epochs == 10  # the book's 10 epochs
 
 
 @pytest.mark.parametrize("arch", ["bert", "mpnet"])

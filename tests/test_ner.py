@@ -2,10 +2,12 @@ import json
 
 import pytest
 
-from stages.lib import ner
+from stages.lib import ner, settings
 from stages.lib.config import PipelineError
 from stages.lib.data import NER_SCHEMA, NER_TAGS, conll_from_raw, write_splits
-from stages.ner import ner_settings, probe_sentences
+from stages.lib.metrics import ENTITY_TYPES
+from stages.lib.paths import RunOutputs
+from stages.lib.training import train_and_evaluate
 
 TAG = {tag: i for i, tag in enumerate(NER_TAGS)}
 HP = {"learning_rate": 5e-5, "batch_size": 8, "epochs": 1, "weight_decay": 0.01, "seed": 42,
@@ -61,48 +63,43 @@ def test_tokenize_keeps_word_ids_and_word_tags_use_the_first_sub_token(tokenizer
     assert ner.word_tags(preds, row["word_ids"], 4) == ["B-PER", "O", "B-ORG", "O"]
 
 
-def test_entity_strict_and_book_metrics_differ():
-    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG"]]
-    pred = [["B-PER", "O", "O", "B-LOC"], ["O", "I-ORG", "I-ORG"]]
-    m = ner.entity_metrics(gold, pred)
-    # PER span cut short: wrong. LOC right. ORG starting with I-ORG: an entity for conlleval...
-    assert m["entity_f1"] == pytest.approx(2 / 3)
-    assert (m["f1_PER"], m["f1_LOC"], m["f1_ORG"], m["f1_MISC"]) == (0.0, 1.0, 1.0, 0.0)
-    # ...but not under strict IOB2: 1 of 2 predicted entities right, 1 of 3 found
-    assert m["entity_f1_strict"] == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
-    # the book's per-token figure: 4 of 5 gold non-O tokens have the right type, no false positive
-    flat_gold, flat_pred = sum(gold, []), sum(pred, [])
-    assert ner.book_token_f1(flat_gold, flat_pred) == pytest.approx(2 * 0.8 / 1.8)
-
-
 def test_predictions_are_one_json_line_per_sentence(tmp_path):
     path = tmp_path / "out" / "test_predictions.jsonl"
-    ner.write_predictions(path, [["Homer", "sleeps"], ["Köln"]], [["B-PER", "O"], ["B-LOC"]],
-                          [["B-PER", "O"], ["B-ORG"]])
+    ner.write_predictions(path, {"tokens": [["Homer", "sleeps"], ["Köln"]], "gold": [["B-PER", "O"], ["B-LOC"]],
+                                 "pred": [["B-PER", "O"], ["B-ORG"]]})
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert rows == [{"tokens": ["Homer", "sleeps"], "gold": ["B-PER", "O"], "pred": ["B-PER", "O"]},
                     {"tokens": ["Köln"], "gold": ["B-LOC"], "pred": ["B-ORG"]}]
     assert [p.name for p in path.parent.iterdir()] == ["test_predictions.jsonl"]  # no temp file left
 
 
+def ner_params(profile: dict, probes: dict | None = None) -> dict:
+    return {"profile": "cpu", "profiles": {"cpu": profile},
+            "ner": {"probe_sentences": ["My name is Maarten."]} if probes is None else probes}
+
+
 def test_settings_name_the_bad_parameter():
     profile = {"ner_model": "m", "ner": {**HP, "label_all_subtokens": True}}
-    assert ner_settings("cpu", profile)[2] is True
+    assert settings.ner(ner_params(profile))[1].label_all_subtokens is True
     with pytest.raises(PipelineError, match="profiles.cpu.ner.label_all_subtokens = 'yes' is invalid"):
-        ner_settings("cpu", {**profile, "ner": {**HP, "label_all_subtokens": "yes"}})
+        settings.ner(ner_params({**profile, "ner": {**HP, "label_all_subtokens": "yes"}}))
     with pytest.raises(PipelineError, match="profiles.cpu.ner.batch_size = 0 is invalid"):
-        ner_settings("cpu", {**profile, "ner": {**HP, "batch_size": 0, "label_all_subtokens": False}})
+        settings.ner(ner_params({**profile, "ner": {**HP, "batch_size": 0, "label_all_subtokens": False}}))
     with pytest.raises(PipelineError, match="profiles.cpu.ner_model is missing"):
-        ner_settings("cpu", {"ner": profile["ner"]})
+        settings.ner(ner_params({"ner": profile["ner"]}))
     with pytest.raises(PipelineError, match="ner.probe_sentences is missing"):
-        probe_sentences({})
+        settings.ner(ner_params(profile, {}))
 
 
 def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
     data = tmp_path / "conll2003"
     write_splits(conll_from_raw(raw_dir / "conll2003"), NER_SCHEMA, data)
-    metrics = ner.train_and_evaluate_ner("sentence-transformers/all-MiniLM-L6-v2", HP, True, data,
-                                         tmp_path / "model", tmp_path / "pred.jsonl")
+    hp = settings.validate(settings.NerTraining, {**HP, "label_all_subtokens": True}, "test")
+    sentences = ["My name is Maarten.", "Homer lives in Springfield."]
+    task = ner.NerTask(True, sentences)
+    metrics = train_and_evaluate(task, "sentence-transformers/all-MiniLM-L6-v2", hp, data,
+                                 RunOutputs(tmp_path / "ner.json", tmp_path / "model"))
+    ner.write_predictions(tmp_path / "pred.jsonl", task.predictions)
     assert metrics["train_samples"] == 16 and metrics["test_sentences"] == 8
     for key in ("entity_f1", "entity_precision", "entity_recall", "entity_f1_strict", "book_token_f1",
                 "f1_PER", "f1_ORG", "f1_LOC", "f1_MISC"):
@@ -113,12 +110,13 @@ def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
     assert len(rows) == 8 and all(len(r["tokens"]) == len(r["gold"]) == len(r["pred"]) for r in rows)
     assert {t for r in rows for t in r["pred"]} <= set(NER_TAGS)
 
-    probes = ner.extract_entities(tmp_path / "model", ["My name is Maarten.", "Homer lives in Springfield."])
-    json.dumps(probes)  # JSON-serialisable
-    assert [p["sentence"] for p in probes] == ["My name is Maarten.", "Homer lives in Springfield."]
-    for entity in (e for p in probes for e in p["entities"]):
+    saved = ner.extract_entities(str(tmp_path / "model"), str(tmp_path / "model"), sentences)
+    assert saved == task.probes  # the trained model in memory finds what the saved one finds
+    json.dumps(task.probes)  # JSON-serialisable
+    assert [p["sentence"] for p in task.probes] == sentences
+    for entity in (e for p in task.probes for e in p["entities"]):
         assert set(entity) == {"word", "entity_group", "score", "start", "end"}
-        assert entity["entity_group"] in ner.ENTITY_TYPES and entity["score"] == round(entity["score"], 4)
+        assert entity["entity_group"] in ENTITY_TYPES and entity["score"] == round(entity["score"], 4)
 
 
 def test_the_repository_params_define_ner_for_every_profile():
@@ -127,9 +125,9 @@ def test_the_repository_params_define_ner_for_every_profile():
 
     params = load_params(REPO / "params.yaml")
     for name in ("book", "cpu", "smoke"):
-        ner_settings(name, params["profiles"][name])
-    assert params["profiles"]["book"]["ner"]["label_all_subtokens"] is True  # the book's alignment
-    assert "My name is Maarten." in probe_sentences(params)
+        settings.ner({**params, "profile": name})
+    assert settings.ner({**params, "profile": "book"})[1].label_all_subtokens is True  # the book's alignment
+    assert "My name is Maarten." in settings.ner(params)[2].probe_sentences
 
 
 def test_predictions_keep_the_dataset_order_under_length_grouping(tokenizer, raw_dir):
@@ -138,14 +136,14 @@ def test_predictions_keep_the_dataset_order_under_length_grouping(tokenizer, raw
     from transformers import DataCollatorForTokenClassification
 
     from stages.lib.models import load_token_classifier
-    from stages.lib.training import make_trainer, trainer_dir
+    from stages.lib.trainer import make_trainer, trainer_dir
 
     sentences = conll_from_raw(raw_dir / "conll2003")["test"]
     ds = ner.tokenize(datasets.Dataset.from_dict({k: v[:40] for k, v in sentences.items()}), tokenizer, True)
     _, model = load_token_classifier("sentence-transformers/all-MiniLM-L6-v2", NER_TAGS)
     with trainer_dir() as tmp:
-        trainer = make_trainer(model, tokenizer, ds, {**HP, "group_by_length": True, "batch_size": 4},
-                               tmp, collator=DataCollatorForTokenClassification(tokenizer))
+        hp = settings.validate(settings.Training, {**HP, "group_by_length": True, "batch_size": 4}, "test")
+        trainer = make_trainer(model, tokenizer, ds, hp, tmp, collator=DataCollatorForTokenClassification(tokenizer))
         out = trainer.predict(ds)
     for row, labels in zip(out.label_ids.tolist(), ds["labels"]):
         assert row[:len(labels)] == labels

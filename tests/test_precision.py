@@ -59,11 +59,11 @@ def test_an_explicit_choice_is_kept(machine, choice):
 
 def test_trainer_arguments_follow_the_precision(machine, tmp_path):
     """The Trainer gets bf16/fp16 flags from the precision and no use_cpu override."""
-    from stages.lib import training
+    from stages.lib.settings import Training
+    from stages.lib.trainer import make_trainer
 
-    hp = {"learning_rate": 2e-5, "batch_size": 4, "epochs": 1, "weight_decay": 0.0, "seed": 1,
-          "precision": "fp32", "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
-          "logging_steps": 1}
+    hp = Training(learning_rate=2e-5, batch_size=4, epochs=1, weight_decay=0.0, seed=1, precision="fp32",
+                  group_by_length=False, max_train_samples=None, max_eval_samples=None, logging_steps=1)
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     vocab = tmp_path / "vocab.txt"
@@ -71,9 +71,9 @@ def test_trainer_arguments_follow_the_precision(machine, tmp_path):
     tokenizer = BertTokenizerFast(str(vocab))
     model = BertForSequenceClassification(BertConfig(vocab_size=6, hidden_size=8, num_hidden_layers=1,
                                                      num_attention_heads=1, intermediate_size=8))
-    args = training.make_trainer(model, tokenizer, None, {**hp, "precision": "bf16"}, tmp_path).args
+    args = make_trainer(model, tokenizer, None, hp.model_copy(update={"precision": "bf16"}), tmp_path).args
     assert args.bf16 and not args.fp16 and args.use_cpu  # bf16 on a CPU: transformers needs use_cpu
     machine[0].setattr(precision.torch.backends.mps, "is_available", lambda: True)
-    args = training.make_trainer(model, tokenizer, None, hp, tmp_path).args
+    args = make_trainer(model, tokenizer, None, hp, tmp_path).args
     assert not args.bf16 and not args.use_cpu  # Apple's GPU is not forced onto the CPU
     assert precision.as_metrics("fp16") == {"bf16": 0, "fp16": 1}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stages.lib import sweep
-from stages.lib.config import load_params, select_profile
+from stages.lib import settings
+from stages.lib.config import load_params
 from tests.conftest import copy_repo, offline_env
 
 EXPECTED = {  # profile -> (sweep points, embeddings frozen at every point)
@@ -59,7 +59,7 @@ def test_the_profile_alone_selects_the_sweep(repo, profile):
     params = stage_params(repo, "freeze-sweep")
     assert params["profile"] == profile
     section = params[f"profiles.{profile}.sweep"]
-    plan = sweep.plan(*select_profile(load_params(repo / "params.yaml")))
+    _, plan = settings.sweep(load_params(repo / "params.yaml"))
     points, embeddings = EXPECTED[profile]
     assert plan.points == points and plan.freeze_embeddings is embeddings
     assert section["frozen_blocks"] == sorted({k for k, _ in points})
@@ -78,17 +78,3 @@ def test_fine_tune_from_mlm_depends_on_its_model_param(repo):
     out = subprocess.run([Path(sys.executable).parent / "dvc", "status", "fine-tune-from-mlm"], cwd=repo,
                          env=offline_env(), capture_output=True, text=True)
     assert "data/models/other_mlm" in out.stdout and "data/models/mlm_pretrain" not in out.stdout, out
-
-
-@pytest.mark.parametrize("section, message", [
-    ({"frozen_blocks": [0, 0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}}, "frozen_blocks"),
-    ({"frozen_blocks": [-1], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}}, "frozen_blocks"),
-    ({"frozen_blocks": [0], "seeds": [], "freeze_embeddings": True, "fine_tune": {}}, "seeds"),
-    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": "yes", "fine_tune": {}}, "freeze_embeddings"),
-    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}, "points": 3}, "unknown"),
-])
-def test_a_bad_sweep_section_names_the_param(section, message):
-    from stages.lib.config import PipelineError
-
-    with pytest.raises(PipelineError, match=f"params.yaml: profiles.cpu.sweep.*{message}"):
-        sweep.plan("cpu", {"sweep": section})

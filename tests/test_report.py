@@ -4,6 +4,7 @@ import re
 import shutil
 
 from stages import report
+from stages.lib import paths
 from tests.conftest import REPO
 
 
@@ -13,7 +14,7 @@ def test_report_renders_with_only_some_stages_run(tmp_path, monkeypatch):
     (tmp_path / "metrics/fine_tune/full.json").write_text(json.dumps({
         "test_f1": 0.8123, "test_accuracy": 0.8, "validation_f1": 0.81, "trainable_params": 10,
         "train_runtime_s": 5.0, "train_samples_per_second": 100.0}))
-    shutil.copy(REPO / report.NOTEBOOK, tmp_path / "report.ipynb")
+    shutil.copy(REPO / paths.REPORT_NOTEBOOK, tmp_path / "report.ipynb")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # for the kernel
     report.render(tmp_path / "report.ipynb", {"profile": "cpu", "book": {"fine_tune/full:test_f1": 0.857}},

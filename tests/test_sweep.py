@@ -3,13 +3,15 @@ import json
 import pytest
 
 from stages.lib import sweep
+from stages.lib.config import PipelineError
+from stages.lib.paths import sweep_point
 
 
 def write_points(folder, f1s_by_frozen, seeds=(1, 2), total_blocks=6):
     folder.mkdir(parents=True, exist_ok=True)
     for k, f1s in f1s_by_frozen.items():
         for seed, f1 in zip(seeds, f1s):
-            sweep.point_path(folder, k, seed).write_text(json.dumps(
+            sweep_point(k, seed, folder).write_text(json.dumps(
                 {"test_f1": f1, "test_accuracy": f1, "train_runtime_s": 10.0, "total_blocks": total_blocks}))
 
 
@@ -25,7 +27,7 @@ def test_collect_and_csv(tmp_path):
 
 def test_missing_point_is_named(tmp_path):
     write_points(tmp_path, {0: [0.8, 0.8]})
-    with pytest.raises(FileNotFoundError, match="blocks3_seed1.json"):
+    with pytest.raises(PipelineError, match="blocks3_seed1.json: sweep point missing"):
         sweep.collect(tmp_path, [0, 3], [1, 2])
 
 

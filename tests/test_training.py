@@ -1,93 +1,73 @@
+"""The one training skeleton: a new task supplies only its pieces (here a toy task, in a few lines),
+and the skeleton does seeding, subsets, resumable training, evaluation, saving and bookkeeping."""
+import json
+
 import datasets
 import pytest
 
-from stages.lib import training
-from stages.lib.config import PipelineError
+from stages.lib import settings
+from stages.lib.data import SENTIMENT_SCHEMA, write_splits
 from stages.lib.metrics import classification_metrics
+from stages.lib.models import load_sequence_classifier
+from stages.lib.paths import RunOutputs
+from stages.lib.training import Task, train_and_evaluate
 
-HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01, "seed": 42,
-      "precision": "fp32", "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
-      "logging_steps": 50}
-
-
-@pytest.mark.parametrize("key, value, message", [
-    ("learning_rate", -1e-5, "learning_rate = -1e-05 is invalid; accepted: a positive number"),
-    ("learning_rate", "fast", "learning_rate = 'fast' is invalid"),
-    ("batch_size", 0, "batch_size = 0 is invalid"),
-    ("precision", "maybe", "precision = 'maybe' is invalid; accepted: auto | fp32 | bf16 | fp16"),
-    ("precision", True, "precision = True is invalid"),
-    ("max_train_samples", -3, "max_train_samples = -3 is invalid"),
-])
-def test_bad_hyperparameters_name_the_parameter(key, value, message):
-    with pytest.raises(PipelineError, match=f"profiles.cpu.fine_tune.{message}"):
-        training.validate_hparams({**HP, key: value}, "profiles.cpu.fine_tune")
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+HP = {"learning_rate": 1e-3, "batch_size": 8, "epochs": 1, "weight_decay": 0.0, "seed": 42,
+      "precision": "fp32", "group_by_length": False, "max_train_samples": 32, "max_eval_samples": 16,
+      "logging_steps": 1}
 
 
-def test_unknown_and_missing_keys():
-    with pytest.raises(PipelineError, match="unknown key.*lr"):
-        training.validate_hparams({**HP, "lr": 1}, "x")
-    with pytest.raises(PipelineError, match="x.epochs is missing"):
-        training.validate_hparams({k: v for k, v in HP.items() if k != "epochs"}, "x")
+class LengthTask(Task):
+    """A fourth task in a few lines: is a text longer than four words?"""
+    eval_splits = ("validation",)
+
+    def load(self, model_name):
+        return load_sequence_classifier(model_name, ("short", "long"))
+
+    def tokenize(self, ds, tokenizer):
+        ds = ds.map(lambda row: {"label": int(len(row["text"].split()) > 4)})
+        return ds.map(lambda b: tokenizer(b["text"], truncation=True), batched=True, remove_columns=["text"])
+
+    def evaluate(self, trainer, evals):
+        out = trainer.predict(evals["validation"][1])
+        m = classification_metrics(out.label_ids.tolist(), out.predictions.argmax(-1).tolist())
+        return {f"validation_{k}": v for k, v in m.items()}
 
 
-def test_fp16_on_a_cpu_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(training.precision, "accelerator", lambda: "cpu")
-    with pytest.raises(PipelineError, match="x.precision = fp16 needs a GPU"):
-        training.validate_hparams({**HP, "precision": "fp16"}, "x")
-    monkeypatch.setattr(training.precision, "accelerator", lambda: "cuda")
-    assert training.validate_hparams({**HP, "precision": "fp16"}, "x")["precision"] == "fp16"
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    texts = [" ".join(["word"] * (1 + i % 9)) for i in range(120)]
+    split = {"text": texts, "label": [0] * 120}
+    folder = tmp_path_factory.mktemp("data")
+    write_splits({"train": split, "validation": split}, SENTIMENT_SCHEMA, folder)
+    return folder
 
 
-def test_subset_is_seeded_and_mixes_classes():
-    ds = datasets.Dataset.from_dict({"text": [str(i) for i in range(100)], "label": [1] * 50 + [0] * 50})
-    a, b = training.subset(ds, 20, seed=1), training.subset(ds, 20, seed=1)
-    assert a["text"] == b["text"] and len(a) == 20 and set(a["label"]) == {0, 1}
-    assert training.subset(ds, None, seed=1) is ds
+def test_a_new_task_runs_through_the_skeleton(data_dir, tmp_path):
+    hp = settings.validate(settings.Training, HP, "test")
+    out = RunOutputs(tmp_path / "m.json", tmp_path / "model", tmp_path / "live")
+    metrics = train_and_evaluate(LengthTask(), MINILM, hp, data_dir, out)
+    assert metrics["train_samples"] == 32 and 0 <= metrics["validation_f1"] <= 1
+    assert metrics["train_runtime_s"] > 0 and metrics["train_samples_per_second"] > 0
+    assert metrics["bf16"] == metrics["fp16"] == 0 and metrics["train_loss"] > 0
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["id2label"] == {"0": "short", "1": "long"}
+    assert (tmp_path / "model" / "tokenizer.json").is_file()
+    curves = (tmp_path / "live" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()
+    assert curves[0].split("\t") == ["step", "loss"] and len(curves) == 1 + 4  # 32 rows / 8 a batch
+    assert not list(tmp_path.glob(".*"))  # no temporary folder left beside the outputs
 
 
-def test_classification_metrics_on_a_hand_made_case():
-    # 2 true positives, 1 false positive, 1 false negative, 1 true negative
-    m = classification_metrics([1, 1, 1, 0, 0], [1, 1, 0, 1, 0])
-    assert m == {"f1": pytest.approx(2 / 3), "accuracy": pytest.approx(3 / 5)}
+def test_the_seed_fixes_the_run(data_dir):
+    hp = settings.validate(settings.Training, HP, "test")
+    a, b = (train_and_evaluate(LengthTask(), MINILM, hp, data_dir) for _ in range(2))
+    assert a["train_loss"] == b["train_loss"] and a["validation_f1"] == b["validation_f1"]
 
 
-def test_length_grouping_keeps_every_example_once_an_epoch_and_cuts_padding(tmp_path):
-    """The project's lever against padding: same examples per epoch, batches of similar length."""
-    import random
+def test_subsets_are_seeded_rows_of_the_split(data_dir):
+    from stages.lib.data import read_split, subset
 
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from stages.lib.models import resolve_model
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
-    rng = random.Random(0)
-    texts = [" ".join(["word"] * rng.randint(1, 60)) for _ in range(400)]
-    ds = training.tokenize(datasets.Dataset.from_dict({"text": texts, "label": [0, 1] * 200}), tokenizer)
-
-    def epoch(group_by_length: bool) -> list[list[int]]:
-        hp = {**HP, "group_by_length": group_by_length, "seed": 3}
-        tiny = BertForSequenceClassification(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32,
-                                                        num_hidden_layers=1, num_attention_heads=2,
-                                                        intermediate_size=37))
-        trainer = training.make_trainer(tiny, tokenizer, ds, hp, tmp_path)
-        order = list(trainer._get_train_sampler(ds))
-        return [order[i:i + hp["batch_size"]] for i in range(0, len(order), hp["batch_size"])]
-
-    def padded_tokens(batches) -> int:
-        lengths = [len(ids) for ids in ds["input_ids"]]
-        return sum(max(lengths[i] for i in b) * len(b) for b in batches)
-
-    grouped, shuffled = epoch(True), epoch(False)
-    assert sorted(i for b in grouped for i in b) == list(range(len(ds)))  # each example exactly once
-    assert padded_tokens(grouped) < 0.7 * padded_tokens(shuffled)
-    assert epoch(True) == grouped  # the seed fixes the order
-
-
-def test_the_global_batch_is_split_over_ddp_processes(monkeypatch):
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert training.per_process_batch(16) == 8
-    monkeypatch.setenv("WORLD_SIZE", "3")
-    with pytest.raises(PipelineError, match="batch_size = 16 does not split over 3 processes"):
-        training.per_process_batch(16)
-    monkeypatch.delenv("WORLD_SIZE")
-    assert training.per_process_batch(16) == 16
+    full = read_split(data_dir, "train")
+    assert subset(full, 10, 1)["text"] == subset(full, 10, 1)["text"] != subset(full, 10, 2)["text"]
+    assert isinstance(full, datasets.Dataset)

@@ -15,21 +15,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from stages.lib.config import PipelineError, is_positive_int
+from stages.lib.paths import CHECKPOINTS as ROOT
+from stages.lib.settings import checkpoint_steps
 
-ROOT = Path("data/checkpoints")
 CODE = Path(__file__).resolve().parents[1]  # stages/: the code that trains
 RESULT = "result.json"
 _STEP = re.compile(r"^checkpoint-(\d+)$")
-
-
-def checkpoint_steps(params: dict) -> int:
-    """params.yaml `checkpoints.every_steps`: how often a training stage saves a checkpoint."""
-    steps = (params.get("checkpoints") or {}).get("every_steps")
-    if not is_positive_int(steps):
-        raise PipelineError(f"params.yaml: checkpoints.every_steps = {steps!r} is invalid; "
-                            "accepted: a positive integer (optimizer steps between checkpoints)")
-    return steps
 
 
 def folder_digest(folder: Path, pattern: str = "*") -> str:
@@ -41,6 +32,11 @@ def folder_digest(folder: Path, pattern: str = "*") -> str:
     return digest.hexdigest()
 
 
+def _jsonable(value):
+    """Settings objects by their values (pydantic models), anything else by its text."""
+    return value.model_dump() if hasattr(value, "model_dump") else str(value)
+
+
 @dataclass(frozen=True)
 class Checkpoints:
     folder: Path       # the Trainer's output_dir: checkpoint-<step>/ folders go here
@@ -50,7 +46,7 @@ class Checkpoints:
     def for_run(cls, run: str, every_steps: int, fingerprint: dict, root: Path = ROOT) -> "Checkpoints":
         """The run's checkpoint folder; checkpoints of the same run under another fingerprint are stale
         and removed."""
-        key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=_jsonable).encode()).hexdigest()[:16]
         run_dir = Path(root) / run
         if run_dir.is_dir():
             for other in run_dir.iterdir():

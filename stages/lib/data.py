@@ -244,6 +244,11 @@ def fewshot_sample(train: dict[str, list], per_class: int, seed: int) -> dict[st
     return {"text": [train["text"][i] for i in chosen], "label": [train["label"][i] for i in chosen]}
 
 
+def subset(ds, n: int | None, seed: int):
+    """A seeded random subset (the splits are sorted by label, so the head is one class)."""
+    return ds if n is None or n >= len(ds) else ds.shuffle(seed=seed).select(range(n))
+
+
 def read_split(folder: Path, split: str):
     """A prepared split as a `datasets.Dataset`."""
     import datasets

@@ -11,11 +11,11 @@ import numpy as np
 
 from stages.lib import precision
 from stages.lib.config import PipelineError
-from stages.lib.data import SENTIMENT_LABELS, fewshot_sample, read_split
+from stages.lib.data import SENTIMENT_LABELS, fewshot_sample, read_split, subset
 from stages.lib.metrics import classification_metrics
 from stages.lib.models import resolve_model
 from stages.lib.outputs import atomic_dir
-from stages.lib.training import subset, trainer_dir
+from stages.lib.trainer import trainer_dir
 
 
 def draw_samples(train: dict[str, list], sizes: list[int], seed: int, where: str) -> dict[int, dict]:

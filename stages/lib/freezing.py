@@ -6,34 +6,10 @@ first 165 named parameters (5 embedding tensors + 10 x 16 per block).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
 from stages.lib.config import PipelineError
-
-FREEZE_KEYS = ("head_only", "freeze_embeddings", "frozen_blocks")
-
-
-@dataclass(frozen=True)
-class FreezeSpec:
-    head_only: bool = False         # everything but the task head is frozen (book: 0.638)
-    freeze_embeddings: bool = False
-    frozen_blocks: int = 0          # blocks 0 .. frozen_blocks-1 are frozen
-
-    @classmethod
-    def from_params(cls, run: dict, where: str) -> "FreezeSpec":
-        spec = cls(**{k: run[k] for k in FREEZE_KEYS if k in run})
-        if not isinstance(spec.frozen_blocks, int) or isinstance(spec.frozen_blocks, bool) \
-                or spec.frozen_blocks < 0:
-            raise PipelineError(f"params.yaml: {where}.frozen_blocks = {spec.frozen_blocks!r} is "
-                                "invalid; accepted: an integer from 0 to the model's block count")
-        for key in ("head_only", "freeze_embeddings"):
-            if not isinstance(getattr(spec, key), bool):
-                raise PipelineError(f"params.yaml: {where}.{key} = {getattr(spec, key)!r} is "
-                                    "invalid; accepted: true | false")
-        return spec
-
+from stages.lib.settings import FreezeSpec
 
 def encoder_blocks(model: nn.Module) -> nn.ModuleList:
     """The transformer blocks of a Hugging Face encoder model, in order."""

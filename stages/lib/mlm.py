@@ -7,15 +7,15 @@ measured on the very same masked tokens. Perplexity is exp(mean loss over the ma
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 
 from stages.lib import precision
 from stages.lib.config import PipelineError
+from stages.lib.outputs import write_json
+from stages.lib.settings import MASK
+from stages.lib.training import Task
 
-MASKING = ("token", "whole_word")
-MASK = "[MASK]"  # as probes are written in params.yaml; replaced by the tokenizer's own mask token
 EVAL_BATCH = 32
 
 
@@ -122,56 +122,50 @@ def fill_mask(model, tokenizer, sentence: str, top_k: int) -> list[dict]:
             for p, i in zip(top.values, top.indices)]
 
 
-def pretrain_and_evaluate(model_name: str, hp: dict, mlm_probability: float, masking: str,
-                          probes: list[str], top_k: int, data_dir: Path, model_out: Path | None = None,
-                          live_dir: Path | None = None, checkpoints=None) -> tuple[dict, dict]:
-    """Continue masked-LM training of `model_name` on the training texts; return (metrics,
-    fill-mask report) with the test loss and the probes' predictions before and after. The model
-    is saved to `model_out` and the curves logged with DVCLive to `live_dir` when given."""
-    from transformers import set_seed
+class MlmTask(Task):
+    """Masked-LM training on the training texts; the test loss and the probes' fills are measured
+    before and after (`report`: the fills)."""
+    keep_columns = True  # offset_mapping is for the whole-word collator, not the model
+    loss_fn = staticmethod(masked_positions_loss)
 
-    from stages.lib.data import read_split
-    from stages.lib.training import fit, make_trainer, save_model, subset, trainer_dir
+    def __init__(self, settings, probes: list[str], top_k: int):
+        self.settings, self.probes, self.top_k = settings, probes, top_k  # settings: a settings.MlmTraining
+        self.test_batches: list[dict] = []
+        self.report: dict = {}
 
-    train_texts, test_texts = read_split(data_dir, "train"), read_split(data_dir, "test")  # before the model
-    set_seed(hp["seed"])  # the MLM head's initialisation, where the checkpoint has none
-    tokenizer, model, head = load_masked_lm(model_name)
-    if not head:
-        print(f"mlm-pretrain: {model_name} ships no pretrained MLM head; it starts random, so the "
-              "'before' loss and fill-mask are a random-head baseline")
-    model.to(precision.accelerator())  # for the 'before' evaluation; the Trainer moves it there anyway
-    seed = hp["seed"]
-    train = tokenize(subset(train_texts, hp["max_train_samples"], seed), tokenizer)
-    test = tokenize(subset(test_texts, hp["max_eval_samples"], seed), tokenizer)
-    test_batches = mask_eval_set(test, make_collator(tokenizer, mlm_probability, masking, seed))
+    def load(self, model_name: str):
+        tokenizer, model, self.head = load_masked_lm(model_name)
+        if not self.head:
+            print(f"mlm-pretrain: {model_name} ships no pretrained MLM head; it starts random, so the "
+                  "'before' loss and fill-mask are a random-head baseline")
+        return tokenizer, model
 
-    def evaluate() -> tuple[float, list[list[dict]]]:
-        return masked_lm_loss(model, test_batches), [fill_mask(model, tokenizer, s, top_k) for s in probes]
+    def tokenize(self, ds, tokenizer):
+        return tokenize(ds, tokenizer)
 
-    loss_before, fills_before = evaluate()
-    with trainer_dir(checkpoints) as out:
-        # keep_columns: offset_mapping is for the whole-word collator, not the model
-        trainer = make_trainer(model, tokenizer, train, hp, out,
-                               collator=make_collator(tokenizer, mlm_probability, masking),
-                               checkpoints=checkpoints, keep_columns=True, loss_fn=masked_positions_loss)
-        result = fit(trainer, checkpoints, live_dir)
-    loss_after, fills_after = evaluate()
-    if model_out is not None:
-        save_model(tokenizer, model, model_out)
+    def collator(self, tokenizer, seed: int | None = None):
+        return make_collator(tokenizer, self.settings.mlm_probability, self.settings.masking, seed)
 
-    metrics = {
-        "test_mlm_loss_before": loss_before,
-        "test_perplexity_before": math.exp(loss_before),
-        "test_mlm_loss_after": loss_after,
-        "test_perplexity_after": math.exp(loss_after),
-        "train_loss": result.training_loss,
-        "train_runtime_s": result.metrics["train_runtime"],
-        "train_samples_per_second": result.metrics["train_samples_per_second"],
-        "train_samples": len(train),
-        "mlm_head_pretrained": int(head),
-        "mlm_probability": mlm_probability,
-        "whole_word": int(masking == "whole_word"),
-    }
-    report = {"probes": [{"sentence": s, "before": b, "after": a}
-                         for s, b, a in zip(probes, fills_before, fills_after, strict=True)]}
-    return metrics, report
+    def _measure(self, model, tokenizer) -> tuple[float, list[list[dict]]]:
+        return (masked_lm_loss(model, self.test_batches),
+                [fill_mask(model, tokenizer, s, self.top_k) for s in self.probes])
+
+    def before_training(self, model, tokenizer, evals: dict) -> dict:
+        self.tokenizer = tokenizer
+        model.to(precision.accelerator())  # the Trainer moves it there anyway
+        self.test_batches = mask_eval_set(evals["test"][1], self.collator(tokenizer, self.settings.seed))
+        self.loss_before, self.fills_before = self._measure(model, tokenizer)
+        return {"test_mlm_loss_before": self.loss_before, "test_perplexity_before": math.exp(self.loss_before)}
+
+    def evaluate(self, trainer, evals: dict) -> dict:
+        loss, fills = self._measure(trainer.model, self.tokenizer)
+        self.report = {"probes": [{"sentence": s, "before": b, "after": a}
+                                  for s, b, a in zip(self.probes, self.fills_before, fills, strict=True)]}
+        return {"test_mlm_loss_after": loss, "test_perplexity_after": math.exp(loss)}
+
+    def describe(self, model) -> dict:
+        return {"mlm_head_pretrained": int(self.head), "mlm_probability": self.settings.mlm_probability,
+                "whole_word": int(self.settings.masking == "whole_word")}
+
+    def write_outputs(self, outputs) -> None:
+        write_json(outputs.extra["fill_mask"], self.report)

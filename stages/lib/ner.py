@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stages.lib import precision
 from stages.lib.config import PipelineError
 from stages.lib.data import NER_TAGS
-from stages.lib.outputs import write_text
+from stages.lib.metrics import book_token_f1, entity_metrics
+from stages.lib.models import load_token_classifier
+from stages.lib.outputs import write_json, write_text
+from stages.lib.training import Task
 
 IGNORE = -100  # label id that the loss (and the book's metric) skips
-ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 
 
 def align_labels(word_ids: list[int | None], word_labels: list[int], label_all_subtokens: bool) -> list[int]:
@@ -68,48 +69,21 @@ def word_tags(token_preds, word_ids: list[int | None], n_words: int) -> list[str
     return [NER_TAGS[int(token_preds[first[w]])] if w in first else "O" for w in range(n_words)]
 
 
-def entity_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict[str, float]:
-    """Entity-level scores over sentences of tags. `entity_*`: seqeval's default mode, which
-    matches conlleval (an I-X after O starts an entity); `entity_f1_strict`: IOB2 rules (it does
-    not); `f1_<type>`: per entity type."""
-    from seqeval.metrics import classification_report, f1_score
-    from seqeval.scheme import IOB2
-
-    report = classification_report(gold, pred, output_dict=True, zero_division=0)
-    overall = report["micro avg"]
-    return {
-        "entity_precision": float(overall["precision"]),
-        "entity_recall": float(overall["recall"]),
-        "entity_f1": float(overall["f1-score"]),
-        "entity_f1_strict": float(f1_score(gold, pred, mode="strict", scheme=IOB2, zero_division=0)),
-        **{f"f1_{t}": float(report.get(t, {}).get("f1-score", 0.0)) for t in ENTITY_TYPES},
-    }
-
-
-def book_token_f1(flat_gold: list[str], flat_pred: list[str]) -> float:
-    """The book's figure, NOT entity-level: every labelled token is wrapped as its own
-    one-token sentence before seqeval, so each non-O token counts as a one-token "entity" and
-    only its type (PER, ORG, ...) has to match: a micro F1 over tokens that ignores B/I."""
-    from seqeval.metrics import f1_score
-
-    return float(f1_score([[t] for t in flat_gold], [[p] for p in flat_pred], zero_division=0))
-
-
-def write_predictions(path: Path, tokens: list[list[str]], gold: list[list[str]],
-                      pred: list[list[str]]) -> None:
+def write_predictions(path: Path, predictions: dict[str, list]) -> None:
     """One JSON line per sentence: {"tokens", "gold", "pred"} with tags as strings."""
-    lines = (json.dumps({"tokens": t, "gold": g, "pred": p}, ensure_ascii=False)
-             for t, g, p in zip(tokens, gold, pred, strict=True))
+    rows = zip(predictions["tokens"], predictions["gold"], predictions["pred"], strict=True)
+    lines = (json.dumps({"tokens": t, "gold": g, "pred": p}, ensure_ascii=False) for t, g, p in rows)
     write_text(path, "".join(line + "\n" for line in lines))
 
 
-def extract_entities(model_dir: Path, sentences: list[str]) -> list[dict]:
-    """Entities a saved model finds in raw sentences, through the `pipeline` the book shows
-    (adjacent sub-tokens of one entity merged: aggregation_strategy="simple")."""
+def extract_entities(model, tokenizer, sentences: list[str]) -> list[dict]:
+    """Entities a trained model (or a model folder, for both) finds in raw sentences, through the
+    `pipeline` the book shows (adjacent sub-tokens of one entity merged: aggregation_strategy="simple")."""
     from transformers import pipeline
 
-    ner = pipeline("token-classification", model=str(model_dir), tokenizer=str(model_dir),
-                   aggregation_strategy="simple")
+    if not isinstance(model, (str, Path)):
+        model.eval()  # no dropout
+    ner = pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="simple")
     return [{"sentence": sentence,
              "entities": [{"word": e["word"], "entity_group": e["entity_group"],
                            "score": round(float(e["score"]), 4), "start": int(e["start"]),
@@ -117,52 +91,42 @@ def extract_entities(model_dir: Path, sentences: list[str]) -> list[dict]:
             for sentence in sentences]
 
 
-def train_and_evaluate_ner(model_name: str, hp: dict, label_all_subtokens: bool, data_dir: Path,
-                           model_out: Path | None = None, predictions_out: Path | None = None,
-                           live_dir: Path | None = None, checkpoints=None) -> dict:
-    """Fine-tune `model_name` for NER on the prepared CoNLL-2003 splits and score it on the test
-    split (as the book). The model is saved to `model_out`, the test predictions written to
-    `predictions_out` and the training curves logged with DVCLive to `live_dir` when given."""
-    from transformers import DataCollatorForTokenClassification, set_seed
+class NerTask(Task):
+    """Token classification on the prepared CoNLL-2003 splits, scored on the test split (as the book)."""
 
-    from stages.lib.data import read_split
-    from stages.lib.models import load_token_classifier
-    from stages.lib.training import fit, is_main_process, make_trainer, save_model, subset, trainer_dir
+    def __init__(self, label_all_subtokens: bool, probe_sentences: list[str]):
+        self.label_all_subtokens, self.probe_sentences = label_all_subtokens, probe_sentences
+        self.predictions: dict[str, list] = {}  # the test sentences' tokens, gold and predicted tags
+        self.probes: list[dict] = []            # the entities found in the probe sentences
 
-    train_words, test_words = read_split(data_dir, "train"), read_split(data_dir, "test")  # before the model
-    set_seed(hp["seed"])  # the new head's initialisation
-    tokenizer, model = load_token_classifier(model_name, NER_TAGS)
-    seed = hp["seed"]
-    train = tokenize(subset(train_words, hp["max_train_samples"], seed), tokenizer, label_all_subtokens)
-    test_words = subset(test_words, hp["max_eval_samples"], seed)
-    test = tokenize(test_words, tokenizer, label_all_subtokens)
+    def load(self, model_name: str):
+        return load_token_classifier(model_name, NER_TAGS)
 
-    with trainer_dir(checkpoints) as out_dir:
-        # pads labels with IGNORE, beside the inputs
-        trainer = make_trainer(model, tokenizer, train, hp, out_dir,
-                               collator=DataCollatorForTokenClassification(tokenizer), checkpoints=checkpoints)
-        result = fit(trainer, checkpoints, live_dir)
+    def tokenize(self, ds, tokenizer):
+        return tokenize(ds, tokenizer, self.label_all_subtokens)
+
+    def collator(self, tokenizer):
+        from transformers import DataCollatorForTokenClassification
+
+        return DataCollatorForTokenClassification(tokenizer)  # pads labels with IGNORE
+
+    def evaluate(self, trainer, evals: dict) -> dict:
+        words, test = evals["test"]
         out = trainer.predict(test)
-    token_preds = out.predictions.argmax(-1)
-    labelled = out.label_ids != IGNORE  # also False on padding: the Trainer pads with IGNORE
-    book_f1 = book_token_f1([NER_TAGS[i] for i in out.label_ids[labelled]],
-                            [NER_TAGS[i] for i in token_preds[labelled]])
+        token_preds = out.predictions.argmax(-1)
+        labelled = out.label_ids != IGNORE  # also False on padding: the Trainer pads with IGNORE
+        book_f1 = book_token_f1([NER_TAGS[i] for i in out.label_ids[labelled]],
+                                [NER_TAGS[i] for i in token_preds[labelled]])
+        gold = [[NER_TAGS[i] for i in tags] for tags in words["ner_tags"]]
+        pred = [word_tags(p, w, len(g)) for p, w, g in zip(token_preds, test["word_ids"], gold)]
+        self.predictions = {"tokens": words["tokens"], "gold": gold, "pred": pred}
+        self.probes = extract_entities(trainer.model, trainer.processing_class, self.probe_sentences)
+        return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred).items()},
+                "test_book_token_f1": book_f1, "test_sentences": len(test)}
 
-    gold = [[NER_TAGS[i] for i in tags] for tags in test_words["ner_tags"]]
-    pred = [word_tags(p, w, len(g)) for p, w, g in zip(token_preds, test["word_ids"], gold)]
-    if model_out is not None and is_main_process():
-        save_model(tokenizer, model, model_out)
-    if predictions_out is not None and is_main_process():
-        write_predictions(predictions_out, test_words["tokens"], gold, pred)
+    def describe(self, model) -> dict:
+        return {"label_all_subtokens": int(self.label_all_subtokens)}
 
-    return {
-        **{f"test_{k}": v for k, v in entity_metrics(gold, pred).items()},
-        "test_book_token_f1": book_f1,
-        "test_sentences": len(test),
-        "train_loss": result.training_loss,
-        "train_runtime_s": result.metrics["train_runtime"],
-        "train_samples_per_second": result.metrics["train_samples_per_second"],
-        "train_samples": len(train),
-        **precision.as_metrics(hp["precision"]),
-        "label_all_subtokens": int(label_all_subtokens),
-    }
+    def write_outputs(self, outputs) -> None:
+        write_predictions(outputs.extra["predictions"], self.predictions)
+        write_json(outputs.extra["probes"], {"probes": self.probes})

@@ -1,4 +1,5 @@
-"""Writing outputs so that a crash never leaves a half-written file DVC could cache as valid."""
+"""Writing outputs: atomically, so a crash never leaves a half-written file DVC could cache as
+valid, and by one process only when several train together (DDP): the rule lives here, once."""
 from __future__ import annotations
 
 import contextlib
@@ -9,11 +10,18 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from stages.lib.distributed import is_main_process
+
 
 @contextlib.contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder; it replaces `final` only if the block succeeds."""
+    """Yield a temporary sibling folder; it replaces `final` only if the block succeeds (and only
+    in the main process: the others write into a folder that is thrown away)."""
     final = Path(final)
+    if not is_main_process():
+        with tempfile.TemporaryDirectory(prefix=f"{final.name}.") as tmp:
+            yield Path(tmp)
+        return
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; outputs are ordinary folders
@@ -27,7 +35,9 @@ def atomic_dir(final: Path) -> Iterator[Path]:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and an atomic rename."""
+    """Write via a temporary file and an atomic rename (main process only)."""
+    if not is_main_process():
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -42,3 +52,10 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, obj: dict) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_model(tokenizer, model, folder: Path) -> None:
+    """Save both atomically, tokenizer first: never a model folder without its tokenizer."""
+    with atomic_dir(folder) as out:
+        tokenizer.save_pretrained(out)
+        model.save_pretrained(out)  # safetensors; no pickled training_args.bin

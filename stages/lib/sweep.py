@@ -1,62 +1,17 @@
-"""The freeze sweep: its points per profile, collecting them, summarising them, and the book-style figure."""
+"""The freeze sweep's points: collected, summarised, and drawn as the book's figure."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 
-from stages.lib.config import PipelineError, require
+from stages.lib.config import PipelineError
+from stages.lib.paths import sweep_point
 
-POINTS = Path("metrics/freeze_sweep/points")  # one JSON per (frozen blocks, seed), written by freeze-sweep
-KEYS = ("frozen_blocks", "seeds", "freeze_embeddings", "fine_tune")
 COLUMNS = ("frozen_blocks", "trainable_blocks", "seed", "f1", "accuracy", "train_seconds")
 TITLE = "Effect of Frozen Encoder Blocks on Training Performance"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """profiles.<profile>.sweep: which points to train, and the fine_tune keys they override."""
-    frozen_blocks: list[int]
-    seeds: list[int]
-    freeze_embeddings: bool
-    fine_tune: dict
-
-    @property
-    def points(self) -> list[tuple[int, int]]:
-        return [(k, seed) for k in self.frozen_blocks for seed in self.seeds]
-
-
-def _int_list(v, minimum: int | None = None) -> bool:
-    return (isinstance(v, list) and len(v) > 0 and len(set(v)) == len(v)
-            and all(isinstance(x, int) and not isinstance(x, bool) and (minimum is None or x >= minimum)
-                    for x in v))
-
-
-def plan(profile_name: str, profile: dict) -> Plan:
-    """The selected profile's sweep section, checked."""
-    where = f"profiles.{profile_name}"
-    section = require(profile, "sweep", where, lambda v: isinstance(v, dict),
-                      f"a mapping with keys {', '.join(KEYS)}")
-    where += ".sweep"
-    unknown = set(section) - set(KEYS)
-    if unknown:
-        raise PipelineError(f"params.yaml: {where}: unknown key(s) {', '.join(sorted(unknown))}; "
-                            f"accepted: {', '.join(KEYS)}")
-    return Plan(
-        frozen_blocks=require(section, "frozen_blocks", where, lambda v: _int_list(v, 0),
-                              "a list of distinct block counts >= 0, e.g. [0, 1, 2]"),
-        seeds=require(section, "seeds", where, _int_list, "a list of distinct integers, e.g. [42]"),
-        freeze_embeddings=require(section, "freeze_embeddings", where, lambda v: isinstance(v, bool),
-                                  "true | false"),
-        fine_tune=require(section, "fine_tune", where, lambda v: isinstance(v, dict),
-                          "a mapping of fine_tune keys the points override ({} for none)"))
-
-
-def point_path(folder: Path, frozen_blocks: int, seed: int) -> Path:
-    return Path(folder) / f"blocks{frozen_blocks}_seed{seed}.json"
 
 
 def collect(folder: Path, frozen_blocks: list[int], seeds: list[int]) -> list[dict]:
@@ -64,9 +19,9 @@ def collect(folder: Path, frozen_blocks: list[int], seeds: list[int]) -> list[di
     rows = []
     for k in frozen_blocks:
         for seed in seeds:
-            path = point_path(folder, k, seed)
+            path = sweep_point(k, seed, folder)
             if not path.is_file():
-                raise FileNotFoundError(f"{path}: sweep point missing (run `dvc repro freeze-sweep`)")
+                raise PipelineError(f"{path}: sweep point missing (run `dvc repro freeze-sweep`)")
             m = json.loads(path.read_text())
             rows.append({"frozen_blocks": k, "trainable_blocks": m["total_blocks"] - k, "seed": seed,
                          "f1": m["test_f1"], "accuracy": m["test_accuracy"],

@@ -1,0 +1,48 @@
+"""Where every stage reads and writes (dvc.yaml declares the same paths)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+PREPARED = Path("data/prepared")
+SENTIMENT = PREPARED / "rotten_tomatoes"
+CONLL = PREPARED / "conll2003"
+FEWSHOT = PREPARED / "fewshot"
+SOURCES = PREPARED / "sources.json"
+MODELS = Path("data/models")
+CHECKPOINTS = Path("data/checkpoints")  # resumable runs: not a DVC output, git-ignored
+METRICS = Path("metrics")
+LIVE = METRICS / "live"                 # DVCLive training curves
+
+SWEEP_POINTS = METRICS / "freeze_sweep/points"  # one JSON per (frozen blocks, seed)
+SWEEP_CSV = METRICS / "freeze_sweep.csv"
+SWEEP_SUMMARY = METRICS / "freeze_sweep.json"
+REPORT_NOTEBOOK = Path("reports/report.ipynb")
+REPORT_HTML = Path("reports/report.html")
+REPORT_FIGURE = Path("reports/freeze_sweep.png")
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What a training run writes: its metrics JSON, its model and curves when kept, and files of
+    its task's own (`extra`: name -> path)."""
+    metrics: Path
+    model: Path | None = None
+    live: Path | None = None
+    extra: dict[str, Path] = field(default_factory=dict)
+
+
+def fine_tune(run: str) -> RunOutputs:
+    return RunOutputs(METRICS / "fine_tune" / f"{run}.json", MODELS / "fine_tune" / run, LIVE / "fine_tune" / run)
+
+
+MLM = RunOutputs(METRICS / "mlm_pretrain.json", MODELS / "mlm_pretrain", LIVE / "mlm_pretrain",
+                {"fill_mask": METRICS / "mlm_fill_mask.json"})
+NER = RunOutputs(METRICS / "ner.json", MODELS / "ner", LIVE / "ner",
+                 {"predictions": Path("data/ner/test_predictions.jsonl"), "probes": METRICS / "ner_probes.json"})
+SETFIT = RunOutputs(METRICS / "setfit.json", MODELS / "setfit")
+
+
+def sweep_point(frozen_blocks: int, seed: int, folder: Path = SWEEP_POINTS) -> Path:
+    return Path(folder) / f"blocks{frozen_blocks}_seed{seed}.json"

@@ -1,0 +1,196 @@
+"""params.yaml through the typed settings layer: every bad value is one line naming its param path,
+every profile of the repository's params.yaml validates, and runs/sweeps apply their overrides."""
+import copy
+
+import pytest
+
+from stages.lib import precision, settings
+from stages.lib.config import PipelineError, load_params
+from stages.lib.settings import FreezeSpec
+from tests.conftest import REPO
+
+HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01, "seed": 42,
+      "precision": "fp32", "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
+      "logging_steps": 50}
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+SETFIT = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42,
+          "samples_per_class": [4, 8], "main_samples_per_class": 8, "max_eval_samples": 64, "precision": "fp32"}
+
+
+@pytest.fixture
+def params():
+    return load_params(REPO / "params.yaml")
+
+
+def training(hp: dict, where: str = "x"):
+    return settings.validate(settings.Training, hp, where)
+
+
+# ---- the repository's params.yaml ----------------------------------------------------------
+
+@pytest.mark.parametrize("profile", ["book", "cpu", "smoke"])
+def test_every_profile_validates_for_every_stage(params, profile):
+    params = {**params, "profile": profile}
+    for run in ("full", "head_only", "first_blocks", "from_mlm"):
+        settings.fine_tune_run(params, run)
+    settings.sweep(params), settings.mlm(params), settings.ner(params), settings.setfit(params)
+    settings.data(params), settings.checkpoint_steps(params), settings.report(params)
+
+
+def test_book_values(params):
+    book = {**params, "profile": "book"}
+    assert settings.fine_tune_run(book, "first_blocks")[1] == FreezeSpec(freeze_embeddings=True, frozen_blocks=10)
+    assert settings.fine_tune_run(book, "full")[2].learning_rate == 2e-5
+    model, cfg, _ = settings.setfit(book)
+    assert model == "sentence-transformers/all-mpnet-base-v2"
+    assert (cfg.num_epochs, cfg.num_iterations, cfg.main_samples_per_class) == (3, 20, 16)
+
+
+# ---- training keys -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key, value, message", [
+    ("learning_rate", -1e-5, "learning_rate = -1e-05 is invalid; accepted: a positive number"),
+    ("learning_rate", "fast", "learning_rate = 'fast' is invalid"),
+    ("batch_size", 0, "batch_size = 0 is invalid"),
+    ("precision", "maybe", "precision = 'maybe' is invalid; accepted: auto | fp32 | bf16 | fp16"),
+    ("precision", True, "precision = True is invalid"),
+    ("max_train_samples", -3, "max_train_samples = -3 is invalid"),
+])
+def test_bad_hyperparameters_name_the_parameter(key, value, message):
+    with pytest.raises(PipelineError, match=f"profiles.cpu.fine_tune.{message}"):
+        training({**HP, key: value}, "profiles.cpu.fine_tune")
+
+
+def test_unknown_and_missing_keys():
+    with pytest.raises(PipelineError, match="unknown key.*lr"):
+        training({**HP, "lr": 1})
+    with pytest.raises(PipelineError, match="x.epochs is missing"):
+        training({k: v for k, v in HP.items() if k != "epochs"})
+
+
+def test_fp16_on_a_cpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(precision, "accelerator", lambda: "cpu")
+    with pytest.raises(PipelineError, match="x.precision = fp16 needs a GPU"):
+        training({**HP, "precision": "fp16"})
+    monkeypatch.setattr(precision, "accelerator", lambda: "cuda")
+    assert training({**HP, "precision": "fp16"}).precision == "fp16"
+
+
+def test_auto_precision_is_resolved_for_this_machine():
+    assert training({**HP, "precision": "auto"}).precision == precision.resolve("auto")
+
+
+# ---- fine-tune runs ------------------------------------------------------------------------
+
+def test_a_run_may_override_training_keys(params):
+    model, spec, hp = settings.fine_tune_run(params, "head_only")
+    assert spec.head_only and hp.learning_rate == 1e-3
+    assert settings.fine_tune_run(params, "full")[2].learning_rate == params["profiles"]["cpu"]["fine_tune"]["learning_rate"]
+
+
+def test_a_bad_override_names_the_run(params):
+    params["profiles"]["cpu"]["runs"]["head_only"]["learning_rate"] = "fast"
+    with pytest.raises(PipelineError, match=r"^params.yaml: profiles.cpu.runs.head_only.learning_rate = 'fast' is invalid"):
+        settings.fine_tune_run(params, "head_only")
+
+
+def test_unknown_profile_and_run_and_key(params):
+    with pytest.raises(PipelineError, match="profile: 'gpu' is not defined; accepted values: book, cpu"):
+        settings.profile_name({"profile": "gpu", "profiles": {"book": {}, "cpu": {}}})
+    with pytest.raises(PipelineError, match="has no run 'half'"):
+        settings.fine_tune_run(params, "half")
+    params["profiles"]["cpu"]["runs"]["full"] = {"frozen_block": 3}
+    with pytest.raises(PipelineError, match="runs.full: unknown key.*frozen_block"):
+        settings.fine_tune_run(params, "full")
+
+
+def test_from_mlm_starts_from_the_top_level_checkpoint_param(params):
+    model, spec, hp = settings.fine_tune_run(params, "from_mlm")
+    assert model == params["from_mlm"]["model"] == "data/models/mlm_pretrain" and spec == FreezeSpec()
+    assert settings.fine_tune_run(params, "full")[0] == params["profiles"]["cpu"]["classifier_model"]
+    with pytest.raises(PipelineError, match="params.yaml: from_mlm.model = '' is invalid"):
+        settings.fine_tune_run({**params, "from_mlm": {"model": ""}}, "from_mlm")
+    with pytest.raises(PipelineError, match="params.yaml: from_mlm.model is missing"):
+        settings.fine_tune_run({**params, "from_mlm": {}}, "from_mlm")
+
+
+@pytest.mark.parametrize("run, message", [
+    ({"frozen_blocks": -1}, "frozen_blocks = -1 is invalid"),
+    ({"frozen_blocks": "ten"}, "frozen_blocks = 'ten' is invalid"),
+    ({"head_only": "yes"}, "head_only = 'yes' is invalid; accepted: true | false"),
+])
+def test_bad_freeze_params_name_the_parameter(params, run, message):
+    params["profiles"]["cpu"]["runs"]["x"] = run
+    with pytest.raises(PipelineError, match=f"profiles.cpu.runs.x.{message}"):
+        settings.fine_tune_run(params, "x")
+
+
+# ---- the sweep -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("section, message", [
+    ({"frozen_blocks": [0, 0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}}, "frozen_blocks"),
+    ({"frozen_blocks": [-1], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}}, "frozen_blocks"),
+    ({"frozen_blocks": [0], "seeds": [], "freeze_embeddings": True, "fine_tune": {}}, "seeds"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": "yes", "fine_tune": {}}, "freeze_embeddings"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}, "points": 3}, "unknown"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {"epoch": 1}}, "fine_tune: unknown"),
+])
+def test_a_bad_sweep_section_names_the_param(section, message):
+    with pytest.raises(PipelineError, match=f"params.yaml: profiles.cpu.sweep.*{message}"):
+        settings.sweep({"profile": "cpu", "profiles": {"cpu": {"classifier_model": MINILM, "sweep": section}}})
+
+
+def test_sweep_points_apply_the_sweeps_overrides_and_seed(params):
+    model, plan = settings.sweep(params)
+    hp = settings.sweep_point(params, plan, 7)
+    assert model == MINILM and plan.points[0] == (0, 42)
+    assert hp.epochs == 1 and hp.seed == 7 and hp.learning_rate == params["profiles"]["cpu"]["fine_tune"]["learning_rate"]
+
+
+# ---- setfit, mlm, ner, data ----------------------------------------------------------------
+
+@pytest.mark.parametrize("key, value, message", [
+    ("samples_per_class", [], "samples_per_class = .* accepted: a list of distinct positive integers"),
+    ("samples_per_class", 16, "samples_per_class = 16 is invalid"),
+    ("samples_per_class", [8, 0], "samples_per_class = .* is invalid"),
+    ("samples_per_class", [8, 8], "samples_per_class = .* is invalid"),
+    ("main_samples_per_class", 16, r"main_samples_per_class = 16 is invalid; accepted: one of .*\[4, 8\]"),
+    ("num_iterations", 0, "num_iterations = 0 is invalid; accepted: a positive integer"),
+    ("max_eval_samples", 0, "max_eval_samples = 0 is invalid"),
+    ("iterations", 20, r"unknown key\(s\) iterations; accepted: num_epochs"),
+])
+def test_bad_setfit_settings_name_the_parameter(key, value, message):
+    profile = {"setfit_model": MINILM, "setfit": copy.deepcopy(SETFIT)}
+    profile["setfit"][key] = value
+    with pytest.raises(PipelineError, match=rf"params.yaml: profiles.smoke.setfit.*{message}"):
+        settings.setfit({"profile": "smoke", "profiles": {"smoke": profile}, "data": {"fewshot_seed": 42}})
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("source", "web", "data.source = 'web' is invalid; accepted: auto | raw | hub"),
+    ("fewshot_per_class", 0, "data.fewshot_per_class = 0 is invalid; accepted: a positive integer"),
+    ("rotten_tomatoes_revision", "", "data.rotten_tomatoes_revision = '' is invalid; accepted: a branch, tag or commit"),
+])
+def test_bad_data_settings_name_the_parameter(params, key, value, message):
+    with pytest.raises(PipelineError, match=f"^params.yaml: {message}$"):
+        settings.data({"data": {**params["data"], key: value}})
+
+
+def test_a_missing_data_key_says_what_it_takes(params):
+    del params["data"]["raw_dir"]
+    with pytest.raises(PipelineError, match=r"^params.yaml: data.raw_dir is missing \(a folder with"):
+        settings.data(params)
+
+
+def test_report_and_checkpoint_settings(params):
+    assert settings.report(params)["book"]["fine_tune/full:test_f1"] == 0.857
+    with pytest.raises(PipelineError, match="report.book.x = 'high' is invalid"):
+        settings.report({**params, "report": {"book": {"x": "high"}}})
+    with pytest.raises(PipelineError, match="checkpoints.every_steps = 0 is invalid; accepted: a positive integer"):
+        settings.checkpoint_steps({"checkpoints": {"every_steps": 0}})
+
+
+def test_a_section_that_is_not_a_mapping(params):
+    params["profiles"]["cpu"]["sweep"] = 3
+    with pytest.raises(PipelineError, match="profiles.cpu.sweep = 3 is invalid; accepted: a mapping with keys frozen_blocks"):
+        settings.sweep(params)

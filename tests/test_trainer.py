@@ -1,0 +1,42 @@
+"""The Trainer as the stages use it: batches, arguments."""
+import datasets
+
+from stages.lib.sentiment import SentimentTask
+from stages.lib.settings import FreezeSpec, Training, validate
+from stages.lib.trainer import make_trainer
+
+HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01, "seed": 42,
+      "precision": "fp32", "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
+      "logging_steps": 50}
+
+
+def test_length_grouping_keeps_every_example_once_an_epoch_and_cuts_padding(tmp_path):
+    """The project's lever against padding: same examples per epoch, batches of similar length."""
+    import random
+
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from stages.lib.models import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
+    rng = random.Random(0)
+    texts = [" ".join(["word"] * rng.randint(1, 60)) for _ in range(400)]
+    ds = SentimentTask(FreezeSpec()).tokenize(datasets.Dataset.from_dict({"text": texts, "label": [0, 1] * 200}), tokenizer)
+
+    def epoch(group_by_length: bool) -> list[list[int]]:
+        hp = validate(Training, {**HP, "group_by_length": group_by_length, "seed": 3}, "test")
+        tiny = BertForSequenceClassification(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32,
+                                                        num_hidden_layers=1, num_attention_heads=2,
+                                                        intermediate_size=37))
+        trainer = make_trainer(tiny, tokenizer, ds, hp, tmp_path)
+        order = list(trainer._get_train_sampler(ds))
+        return [order[i:i + hp.batch_size] for i in range(0, len(order), hp.batch_size)]
+
+    def padded_tokens(batches) -> int:
+        lengths = [len(ids) for ids in ds["input_ids"]]
+        return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+    grouped, shuffled = epoch(True), epoch(False)
+    assert sorted(i for b in grouped for i in b) == list(range(len(ds)))  # each example exactly once
+    assert padded_tokens(grouped) < 0.7 * padded_tokens(shuffled)
+    assert epoch(True) == grouped  # the seed fixes the order
