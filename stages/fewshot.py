@@ -4,14 +4,15 @@
 
 Reads profiles.<profile>.{setfit_model, setfit} and data.fewshot_seed; writes data/models/setfit/
 (the main samples_per_class model: body as safetensors, logistic-regression head as
-model_head.pkl) and metrics/setfit.json.
+model_head.pkl), metrics/setfit.json (scores with bootstrap intervals) and
+data/predictions/setfit.jsonl (the main model's test predictions, one row a line).
 """
 from __future__ import annotations
 
 from stages.lib import paths, settings
 from stages.lib.config import load_params, stage_main
 from stages.lib.fewshot import learning_curve
-from stages.lib.outputs import write_json
+from stages.lib.outputs import write_json, write_jsonl
 
 
 @stage_main
@@ -21,11 +22,14 @@ def main() -> None:
     main_n = cfg.main_samples_per_class
     print(f"setfit: {model} ({settings.profile_name(params)} profile), {cfg.samples_per_class} per class, "
           f"{cfg.num_iterations} iterations, {cfg.num_epochs} epoch(s), precision {cfg.precision}")
-    metrics = learning_curve(model, paths.SENTIMENT, paths.FEWSHOT, cfg.samples_per_class, main_n,
-                             cfg.training_args(), sample_seed, f"profiles.{settings.profile_name(params)}.setfit",
-                             paths.SETFIT.model, cfg.max_eval_samples, cfg.precision)
+    metrics, predictions = learning_curve(
+        model, paths.SENTIMENT, paths.FEWSHOT, cfg.samples_per_class, main_n, cfg.training_args(), sample_seed,
+        f"profiles.{settings.profile_name(params)}.setfit", settings.bootstrap(params), paths.SETFIT.model,
+        cfg.max_eval_samples, cfg.precision)
+    write_jsonl(paths.SETFIT.predictions, predictions)
     write_json(paths.SETFIT.metrics, metrics)
-    print(f"setfit: {main_n} per class: test F1 {metrics['test_f1']:.3f}, "
+    low, high = metrics["test_f1_ci95"]
+    print(f"setfit: {main_n} per class: test F1 {metrics['test_f1']:.3f} (95% CI {low:.3f}-{high:.3f}), "
           f"accuracy {metrics['test_accuracy']:.3f}")
 
 

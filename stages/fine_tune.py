@@ -7,8 +7,9 @@ the mlm-pretrain checkpoint).
 Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>}; a run may set its own `model`
 (a Hub id or folder) and override fine_tune keys. `from_mlm` is the top-level `from_mlm` section
 (profile-independent, so that dvc.yaml can declare its `model` folder as a dependency). Writes
-data/models/fine_tune/<run>/ (model + tokenizer, safetensors), metrics/fine_tune/<run>.json and
-DVCLive training curves under metrics/live/fine_tune/<run>/.
+data/models/fine_tune/<run>/ (model + tokenizer, safetensors; LoRA adapters merged in),
+metrics/fine_tune/<run>.json (scores with bootstrap intervals), data/predictions/fine_tune/<run>.jsonl
+(one test row a line) and DVCLive training curves under metrics/live/fine_tune/<run>/.
 """
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     model, spec, hp = settings.fine_tune_run(params, name)
     print(f"fine-tune[{name}]: {model} ({settings.profile_name(params)} profile), {spec}, "
           f"lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}")
-    metrics = run(params, f"fine-tune/{name}", SentimentTask(spec), model, hp, paths.SENTIMENT,
-                  paths.fine_tune(name), spec=spec)
-    print(f"fine-tune[{name}]: test F1 {metrics['test_f1']:.3f}, accuracy {metrics['test_accuracy']:.3f}")
+    task = SentimentTask(spec, settings.bootstrap(params), where=settings.run_path(params, name))
+    metrics = run(params, f"fine-tune/{name}", task, model, hp, paths.SENTIMENT, paths.fine_tune(name), spec=spec)
+    low, high = metrics["test_f1_ci95"]
+    print(f"fine-tune[{name}]: test F1 {metrics['test_f1']:.3f} (95% CI {low:.3f}-{high:.3f}), "
+          f"accuracy {metrics['test_accuracy']:.3f}, {metrics['trainable_params']:,} trainable parameters")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ with `sweep.freeze_embeddings`); later blocks, pooler and head train.
     python -m stages.freeze_sweep
 
 Reads profiles.<profile>.{classifier_model, fine_tune, sweep}; writes
-metrics/freeze_sweep/points/blocks<K>_seed<S>.json, one per point, together at the end. No model is
-kept: a sweep point is a measurement. A killed sweep resumes: finished points wait beside their
+metrics/freeze_sweep/points/blocks<K>_seed<S>.json, one per point, and its test predictions
+data/predictions/freeze_sweep/blocks<K>_seed<S>.jsonl, together at the end. No model is kept: a
+sweep point is a measurement. A killed sweep resumes: finished points wait beside their
 checkpoints (data/checkpoints/freeze-sweep/) until the whole sweep is written.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from stages.lib import paths, settings
 from stages.lib.checkpoints import for_stage
 from stages.lib.config import load_params, stage_main
-from stages.lib.outputs import atomic_dir, write_json
+from stages.lib.outputs import atomic_dir, write_json, write_jsonl
 from stages.lib.sentiment import SentimentTask
 from stages.lib.settings import FreezeSpec
 from stages.lib.training import train_and_evaluate
@@ -24,6 +25,7 @@ from stages.lib.training import train_and_evaluate
 def main() -> None:
     params = load_params()
     model, plan = settings.sweep(params)
+    bootstrap = settings.bootstrap(params)
     results, finished = {}, []
     for i, (k, seed) in enumerate(plan.points, start=1):
         step = f"freeze-sweep [{i}/{len(plan.points)}]"
@@ -31,21 +33,25 @@ def main() -> None:
         spec = FreezeSpec(freeze_embeddings=plan.freeze_embeddings, frozen_blocks=k)
         checkpoints = for_stage(params, f"freeze-sweep/blocks{k}_seed{seed}", paths.SENTIMENT, model,
                                 spec=spec, hp=hp)
-        metrics = checkpoints.result()
-        if metrics is None:
+        kept = checkpoints.result()
+        if kept is None:
             print(f"{step}: {model}, {spec}, seed {seed}")
             # the sweep reads test scores only: no time spent on the validation split
-            metrics = train_and_evaluate(SentimentTask(spec, ("test",)), model, hp, paths.SENTIMENT,
-                                         checkpoints=checkpoints)
-            checkpoints.keep_result(metrics)
+            task = SentimentTask(spec, bootstrap, ("test",), f"profiles.{settings.profile_name(params)}.sweep")
+            metrics = train_and_evaluate(task, model, hp, paths.SENTIMENT, checkpoints=checkpoints)
+            kept = {"metrics": metrics, "predictions": task.predictions}
+            checkpoints.keep_result(kept)
         else:
             print(f"{step}: {k} frozen, seed {seed}: done in an interrupted run")
-        print(f"{step}: {k} frozen, seed {seed}: test F1 {metrics['test_f1']:.3f}")
-        results[k, seed] = metrics
+        print(f"{step}: {k} frozen, seed {seed}: test F1 {kept['metrics']['test_f1']:.3f}")
+        results[k, seed] = kept
         finished.append(checkpoints)
+    with atomic_dir(paths.SWEEP_PREDICTIONS) as out:  # first: the points' metrics are what DVC checks
+        for (k, seed), kept in results.items():
+            write_jsonl(paths.sweep_point(k, seed, out, ".jsonl"), kept["predictions"])
     with atomic_dir(paths.SWEEP_POINTS) as out:
-        for (k, seed), metrics in results.items():
-            write_json(paths.sweep_point(k, seed, out), metrics)
+        for (k, seed), kept in results.items():
+            write_json(paths.sweep_point(k, seed, out), kept["metrics"])
     for checkpoints in finished:
         checkpoints.finish()
 

@@ -3,7 +3,7 @@
     python -m stages.ner
 
 Reads profiles.<profile>.{ner_model, ner} and ner.probe_sentences; writes data/models/ner/
-(model + tokenizer), data/ner/test_predictions.jsonl (one test sentence a line), metrics/ner.json,
+(model + tokenizer), data/predictions/ner.jsonl (one test sentence a line), metrics/ner.json,
 metrics/ner_probes.json (the entities the trained model finds in the probe sentences) and DVCLive
 training curves under metrics/live/ner/.
 """
@@ -21,8 +21,11 @@ def main() -> None:
     model, hp, probes = settings.ner(params)
     print(f"ner: {model} ({settings.profile_name(params)} profile), lr {hp.learning_rate}, "
           f"{hp.epochs:g} epoch(s), label_all_subtokens {hp.label_all_subtokens}, precision {hp.precision}")
-    m = run(params, "ner", NerTask(hp.label_all_subtokens, probes.probe_sentences), model, hp, paths.CONLL, paths.NER)
-    print(f"ner: test entity F1 {m['test_entity_f1']:.3f} (strict {m['test_entity_f1_strict']:.3f}), "
+    task = NerTask(hp.label_all_subtokens, probes.probe_sentences, settings.bootstrap(params))
+    m = run(params, "ner", task, model, hp, paths.CONLL, paths.NER)
+    low, high = m["test_entity_f1_ci95"]
+    print(f"ner: test entity F1 {m['test_entity_f1']:.3f} (95% CI {low:.3f}-{high:.3f}; strict "
+          f"{m['test_entity_f1_strict']:.3f}), "
           f"book per-token F1 {m['test_book_token_f1']:.3f}")
 
 

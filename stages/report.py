@@ -1,6 +1,6 @@
 """Stage `report`: papermill executes reports/report.ipynb over the metrics, nbconvert renders it
 to standalone HTML (code hidden, images embedded, no CDN scripts): reports/report.html, plus the
-sweep figure as reports/freeze_sweep.png."""
+figures the README shows (reports/freeze_sweep.png, reports/frontier.png)."""
 from __future__ import annotations
 
 import re
@@ -24,24 +24,26 @@ def to_html(notebook: Path) -> str:
     return re.sub(r'<script src="">\s*</script>\s*', "", html)
 
 
-def render(notebook: Path, parameters: dict, html: Path, figure: Path) -> None:
-    """Execute `notebook` with `parameters`; write its HTML, and the sweep figure if it drew one."""
+def render(notebook: Path, parameters: dict, html: Path, figures: tuple[Path, ...]) -> None:
+    """Execute `notebook` with `parameters`; write its HTML, and each of `figures` it drew."""
     import papermill
 
     with tempfile.TemporaryDirectory() as tmp:
-        executed, drawn = Path(tmp) / notebook.name, Path(tmp) / figure.name
+        executed, drawn = Path(tmp) / notebook.name, Path(tmp) / "figures"
+        drawn.mkdir()
         papermill.execute_notebook(str(notebook), str(executed), cwd=".", kernel_name="python3",
-                                   parameters={**parameters, "figure_path": str(drawn)})
+                                   parameters={**parameters, "figures_dir": str(drawn)})
         write_text(html, to_html(executed))
-        if drawn.is_file():
-            shutil.move(drawn, figure)
+        for figure in figures:
+            if (drawn / figure.name).is_file():
+                shutil.move(drawn / figure.name, figure)
 
 
 @stage_main
 def main() -> None:
     parameters = {**settings.report(load_params()), "metrics_dir": str(paths.METRICS)}
-    render(paths.REPORT_NOTEBOOK, parameters, paths.REPORT_HTML, paths.REPORT_FIGURE)
-    print(f"report: wrote {paths.REPORT_HTML}" + (f" and {paths.REPORT_FIGURE}" if paths.REPORT_FIGURE.is_file() else ""))
+    render(paths.REPORT_NOTEBOOK, parameters, paths.REPORT_HTML, paths.REPORT_FIGURES)
+    print(f"report: wrote {', '.join(str(p) for p in (paths.REPORT_HTML, *paths.REPORT_FIGURES) if p.is_file())}")
 
 
 if __name__ == "__main__":

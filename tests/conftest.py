@@ -17,6 +17,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the Hub, b
 RAW_DIR = Path(os.environ.get("ENCODER_FT_RAW_DIR", REPO.parent / "shared" / "datasets")).resolve()
 
 
+def bootstrap_settings():
+    """The bootstrap settings tests score with (the pipeline's are in params.yaml)."""
+    from stages.lib.settings import Bootstrap
+
+    return Bootstrap(resamples=1000, seed=0)
+
+
 @pytest.fixture(scope="session")
 def raw_dir(tmp_path_factory) -> Path:
     """The raw files: ENCODER_FT_RAW_DIR or ../shared/datasets, or, on a machine without them (a

@@ -3,6 +3,7 @@ import pytest
 from stages.lib import data
 from stages.lib.config import PipelineError
 from stages.lib.fewshot import check_prepared, contrastive_pairs, draw_samples, learning_curve, train_setfit
+from tests.conftest import bootstrap_settings
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 WHERE = "profiles.smoke.setfit"
@@ -46,7 +47,7 @@ def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):
     """A real run on the 32-example file, stopped after one step: setfit still builds the whole
     pair dataset (its length follows num_iterations; max_steps only caps the distinct pairs)."""
     fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
-    trainer, _ = train_setfit(MINILM, fewshot_file, {**TINY, "num_iterations": 20, "max_steps": 1})
+    trainer, _, _ = train_setfit(MINILM, fewshot_file, {**TINY, "num_iterations": 20, "max_steps": 1})
     assert trainer.st_trainer.state.global_step == 1
     assert contrastive_pairs(trainer) == 20 * 2 * 32 == 1280
     assert sum(trainer.st_trainer.train_dataset["label"]) == 640  # half positive (label 1), half negative
@@ -56,8 +57,13 @@ def test_tiny_end_to_end_run(prepared, tmp_path):
     from setfit import SetFitModel
 
     out = tmp_path / "models" / "setfit"
-    metrics = learning_curve(MINILM, prepared / "rotten_tomatoes", prepared / "fewshot", [4], 4, TINY, 42,
-                             WHERE, out, max_eval_samples=32)
+    metrics, predictions = learning_curve(MINILM, prepared / "rotten_tomatoes", prepared / "fewshot", [4], 4,
+                                          TINY, 42, WHERE, bootstrap_settings(), out, max_eval_samples=32)
+    test = data.read_split(prepared / "rotten_tomatoes", "test")
+    assert len(predictions) == 32 and all(test[p["row"]]["label"] == p["gold"] for p in predictions)
+    low, high = metrics["test_f1_ci95"]
+    assert 0 <= low <= metrics["test_f1"] <= high <= 1
+    assert metrics["trainable_params"] > 22_000_000  # the whole MiniLM body and the head
     assert metrics["test_rows"] == 32 and metrics["samples_per_class"] == 4
     assert metrics["contrastive_pairs"] == 2 * 2 * 8
     assert list(metrics["learning_curve"]) == ["4"]

@@ -4,10 +4,12 @@ import pytest
 
 from stages.lib import ner, settings
 from stages.lib.config import PipelineError
-from stages.lib.data import NER_SCHEMA, NER_TAGS, conll_from_raw, write_splits
+from stages.lib.data import NER_SCHEMA, NER_TAGS, conll_from_raw, read_split, write_splits
 from stages.lib.metrics import ENTITY_TYPES
 from stages.lib.paths import RunOutputs
+from stages.lib.outputs import write_jsonl
 from stages.lib.training import train_and_evaluate
+from tests.conftest import bootstrap_settings
 
 TAG = {tag: i for i, tag in enumerate(NER_TAGS)}
 HP = {"learning_rate": 5e-5, "batch_size": 8, "epochs": 1, "weight_decay": 0.01, "seed": 42,
@@ -63,16 +65,6 @@ def test_tokenize_keeps_word_ids_and_word_tags_use_the_first_sub_token(tokenizer
     assert ner.word_tags(preds, row["word_ids"], 4) == ["B-PER", "O", "B-ORG", "O"]
 
 
-def test_predictions_are_one_json_line_per_sentence(tmp_path):
-    path = tmp_path / "out" / "test_predictions.jsonl"
-    ner.write_predictions(path, {"tokens": [["Homer", "sleeps"], ["Köln"]], "gold": [["B-PER", "O"], ["B-LOC"]],
-                                 "pred": [["B-PER", "O"], ["B-ORG"]]})
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    assert rows == [{"tokens": ["Homer", "sleeps"], "gold": ["B-PER", "O"], "pred": ["B-PER", "O"]},
-                    {"tokens": ["Köln"], "gold": ["B-LOC"], "pred": ["B-ORG"]}]
-    assert [p.name for p in path.parent.iterdir()] == ["test_predictions.jsonl"]  # no temp file left
-
-
 def ner_params(profile: dict, probes: dict | None = None) -> dict:
     return {"profile": "cpu", "profiles": {"cpu": profile},
             "ner": {"probe_sentences": ["My name is Maarten."]} if probes is None else probes}
@@ -96,10 +88,10 @@ def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
     write_splits(conll_from_raw(raw_dir / "conll2003"), NER_SCHEMA, data)
     hp = settings.validate(settings.NerTraining, {**HP, "label_all_subtokens": True}, "test")
     sentences = ["My name is Maarten.", "Homer lives in Springfield."]
-    task = ner.NerTask(True, sentences)
+    task = ner.NerTask(True, sentences, bootstrap_settings())
     metrics = train_and_evaluate(task, "sentence-transformers/all-MiniLM-L6-v2", hp, data,
                                  RunOutputs(tmp_path / "ner.json", tmp_path / "model"))
-    ner.write_predictions(tmp_path / "pred.jsonl", task.predictions)
+    write_jsonl(tmp_path / "pred.jsonl", task.predictions)
     assert metrics["train_samples"] == 16 and metrics["test_sentences"] == 8
     for key in ("entity_f1", "entity_precision", "entity_recall", "entity_f1_strict", "book_token_f1",
                 "f1_PER", "f1_ORG", "f1_LOC", "f1_MISC"):
@@ -108,6 +100,10 @@ def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
     assert (tmp_path / "model" / "tokenizer.json").is_file()
     rows = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and all(len(r["tokens"]) == len(r["gold"]) == len(r["pred"]) for r in rows)
+    test = read_split(data, "test")  # the rows line up with the test split they were scored on
+    assert all(test[r["row"]]["tokens"] == r["tokens"] for r in rows)
+    low, high = metrics["test_entity_f1_ci95"]
+    assert 0 <= low <= metrics["test_entity_f1"] <= high <= 1
     assert {t for r in rows for t in r["pred"]} <= set(NER_TAGS)
 
     saved = ner.extract_entities(str(tmp_path / "model"), str(tmp_path / "model"), sentences)

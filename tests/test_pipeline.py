@@ -12,7 +12,7 @@ from tests.conftest import REPO, copy_repo, offline_env
 
 NETGUARD = REPO / "tests" / "netguard"
 
-RUNS = ("full", "head_only", "first_blocks", "from_mlm")
+RUNS = ("full", "head_only", "first_blocks", "from_mlm", "lora_r4", "lora_r16")
 
 
 def sh(*cmd, cwd, env, expect_failure=False):
@@ -59,6 +59,9 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
         metrics[run] = m = json.loads((repo / "metrics/fine_tune" / f"{run}.json").read_text())
         for key in ("test_f1", "test_accuracy", "validation_f1", "validation_accuracy"):
             assert 0.0 <= m[key] <= 1.0
+            low, high = m[f"{key}_ci95"]
+            assert 0.0 <= low <= m[key] <= high <= 1.0
+        assert m["train_peak_memory_mb"] > 100  # the process's own peak, MiB
         assert 0.0 < m["train_loss"] < 5.0 and m["train_samples"] == 64
         assert m["train_samples_per_second"] > 0
     # MiniLM: 384-wide pooled output -> 2 labels; the head alone trains in head_only
@@ -66,6 +69,12 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
     assert metrics["head_only"]["trainable_params"] < metrics["first_blocks"]["trainable_params"] \
         < metrics["full"]["trainable_params"] == metrics["full"]["total_params"]
     assert metrics["from_mlm"]["trainable_params"] == metrics["full"]["trainable_params"]
+    assert metrics["head_only"]["trainable_params"] < metrics["lora_r4"]["trainable_params"] \
+        < metrics["lora_r16"]["trainable_params"] < metrics["full"]["trainable_params"] / 10
+    assert metrics["lora_r4"]["lora_rank"] == 4
+    # the saved LoRA model has its adapters merged: a plain model of the full model's size
+    sizes = {run: (repo / "data/models/fine_tune" / run / "model.safetensors").stat().st_size for run in RUNS}
+    assert sizes["lora_r4"] == sizes["full"]
     assert (repo / "dvc.lock").is_file()
 
 
@@ -95,31 +104,78 @@ def test_ner_outputs(smoke_repo):
     for key in ("test_entity_f1", "test_entity_f1_strict", "test_book_token_f1", "test_f1_PER"):
         assert 0.0 <= m[key] <= 1.0
     assert m["train_samples"] == 64 and m["test_sentences"] == 64
-    lines = (repo / "data/ner/test_predictions.jsonl").read_text().splitlines()
+    lines = (repo / "data/predictions/ner.jsonl").read_text().splitlines()
     assert len(lines) == 64
     first = json.loads(lines[0])
-    assert set(first) == {"tokens", "gold", "pred"} and len(first["tokens"]) == len(first["pred"])
+    assert set(first) == {"row", "tokens", "gold", "pred"} and len(first["tokens"]) == len(first["pred"])
+    low, high = m["test_entity_f1_ci95"]
+    assert low <= m["test_entity_f1"] <= high
     probes = json.loads((repo / "metrics/ner_probes.json").read_text())["probes"]
     assert probes[0]["sentence"] == "My name is Maarten." and isinstance(probes[0]["entities"], list)
     assert (repo / "metrics/live/ner/plots/metrics/loss.tsv").is_file()
     assert (repo / "data/models/ner/model.safetensors").is_file()
 
 
+def test_predictions_line_up_with_the_test_split(smoke_repo):
+    import pyarrow.parquet as pq
+
+    repo, _, _ = smoke_repo
+    test = pq.read_table(repo / "data/prepared/rotten_tomatoes/test.parquet").to_pydict()
+    files = [*(f"fine_tune/{run}" for run in RUNS), "setfit",
+             *(f"freeze_sweep/blocks{k}_seed{s}" for k in (0, 6) for s in (1, 2))]
+    rows = {}
+    for name in files:
+        rows[name] = [json.loads(line) for line in (repo / f"data/predictions/{name}.jsonl").read_text().splitlines()]
+        assert len(rows[name]) == 64, name  # max_eval_samples
+        for r in rows[name]:
+            assert r["gold"] == test["label"][r["row"]] and r["pred"] == max((0, 1), key=lambda c: r["probs"][c])
+        assert [r["row"] for r in rows[name]] == [r["row"] for r in rows["fine_tune/full"]], name  # pairable
+        m = json.loads((repo / "metrics" / ("setfit.json" if name == "setfit" else f"{name}.json".replace(
+            "freeze_sweep/", "freeze_sweep/points/"))).read_text())
+        accuracy = sum(r["gold"] == r["pred"] for r in rows[name]) / 64
+        assert m["test_accuracy"] == pytest.approx(accuracy), name
+
+
+def test_comparisons_and_frontier(smoke_repo):
+    repo, _, _ = smoke_repo
+    comparisons = json.loads((repo / "metrics/comparisons.json").read_text())
+    # each LoRA run against the sweep point nearest in trainable parameters: the all-frozen one here
+    assert set(comparisons) == {*(f"fine_tune/full vs {o}" for o in ("fine_tune/first_blocks", "fine_tune/head_only",
+                                                                     "fine_tune/from_mlm", "fine_tune/lora_r4",
+                                                                     "fine_tune/lora_r16", "setfit")),
+                                "freeze_sweep/blocks6_seed1 vs freeze_sweep/blocks0_seed1",
+                                "freeze_sweep/blocks6_seed2 vs freeze_sweep/blocks0_seed2",
+                                "fine_tune/lora_r4 vs freeze_sweep/blocks6_seed1",
+                                "fine_tune/lora_r16 vs freeze_sweep/blocks6_seed1"}
+    for name, c in comparisons.items():
+        other = json.loads((repo / "metrics" / (c["b"] + ".json").replace("freeze_sweep/", "freeze_sweep/points/")
+                            ).read_text())
+        first = json.loads(
+            (repo / "metrics" / (c["a"] + ".json").replace("freeze_sweep/", "freeze_sweep/points/")).read_text())
+        assert c["difference"] == pytest.approx(first["test_f1"] - other["test_f1"]), name
+        assert c["ci95"][0] <= c["difference"] <= c["ci95"][1] and 0 < c["p_value"] <= 1 and c["units"] == 64
+    lines = (repo / "metrics/frontier.csv").read_text().splitlines()
+    assert lines[0] == "method,kind,trainable_params,log10_trainable_params,train_seconds,f1,f1_low,f1_high"
+    kinds = [line.split(",")[1] for line in lines[1:]]
+    assert kinds.count("lora") == 2 and kinds.count("sweep") == 4 and "setfit" in kinds and "head_only" in kinds
+
+
 def test_sweep_summary_and_report(smoke_repo):
     repo, _, _ = smoke_repo
     lines = (repo / "metrics/freeze_sweep.csv").read_text().splitlines()
-    assert lines[0] == "frozen_blocks,trainable_blocks,seed,f1,accuracy,train_seconds"
-    assert [line.split(",")[:3] for line in lines[1:]] == \
-        [["0", "6", "1"], ["0", "6", "2"], ["6", "0", "1"], ["6", "0", "2"]]
+    assert lines[0] == "frozen_blocks,trainable_blocks,total_blocks,seed,f1,f1_low,f1_high,accuracy,train_seconds"
+    assert [line.split(",")[:4] for line in lines[1:]] == \
+        [["0", "6", "6", "1"], ["0", "6", "6", "2"], ["6", "0", "6", "1"], ["6", "0", "6", "2"]]
     summary = json.loads((repo / "metrics/freeze_sweep.json").read_text())
     assert summary["points"] == 4 and summary["stable_trainable_blocks"] in (0, 6)
     html = (repo / "reports/report.html").read_text()
-    assert "Every metric next to the book" in html and "fine_tune/full" in html
+    assert "The book's numbers beside ours" in html and "Appendix: every metric" in html and "fine_tune/full" in html
     assert "data:image/png;base64" in html            # figures embedded
     assert not re.search(r"<script[^>]+src=", html)   # opens offline: no CDN scripts
     assert "def flatten" not in html                  # code cells hidden
     assert "has not run yet" not in html              # every stage's section is filled
-    assert (repo / "reports/freeze_sweep.png").read_bytes()[:4] == b"\x89PNG"
+    for figure in ("freeze_sweep.png", "frontier.png"):
+        assert (repo / "reports" / figure).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_the_pipeline_ran_with_the_network_blocked(smoke_repo):
@@ -148,18 +204,18 @@ def test_a_new_sweep_seed_changes_only_the_sweep(smoke_repo):
     finally:
         (repo / "params.yaml").write_text(params)
     stages = {line.rstrip(":") for line in out.splitlines() if line and not line[0].isspace()}
-    assert stages == {"freeze-sweep", "freeze-sweep-summary"}
+    assert stages == {"freeze-sweep", "freeze-sweep-summary", "compare"}
 
 
 def test_same_params_and_seed_give_the_same_model_and_metrics(smoke_repo):
     repo, env, _ = smoke_repo
-    timing = {"train_runtime_s", "train_samples_per_second"}
+    measured = {"train_runtime_s", "train_samples_per_second", "train_peak_memory_mb"}  # not deterministic
 
     def state():
         metrics = json.loads((repo / "metrics/fine_tune/full.json").read_text())
         lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["fine-tune@full"]
         model = next(o["md5"] for o in lock["outs"] if o["path"] == "data/models/fine_tune/full")
-        return {k: v for k, v in metrics.items() if k not in timing}, model
+        return {k: v for k, v in metrics.items() if k not in measured}, model
 
     before = state()
     sh("dvc", "repro", "--force", "--single-item", "fine-tune@full", cwd=repo, env=env)

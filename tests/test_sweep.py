@@ -12,7 +12,8 @@ def write_points(folder, f1s_by_frozen, seeds=(1, 2), total_blocks=6):
     for k, f1s in f1s_by_frozen.items():
         for seed, f1 in zip(seeds, f1s):
             sweep_point(k, seed, folder).write_text(json.dumps(
-                {"test_f1": f1, "test_accuracy": f1, "train_runtime_s": 10.0, "total_blocks": total_blocks}))
+                {"test_f1": f1, "test_f1_ci95": [f1 - 0.02, f1 + 0.03], "test_accuracy": f1, "train_runtime_s": 10.0,
+                 "total_blocks": total_blocks}))
 
 
 def test_collect_and_csv(tmp_path):
@@ -21,8 +22,8 @@ def test_collect_and_csv(tmp_path):
     assert [(r["frozen_blocks"], r["trainable_blocks"], r["seed"]) for r in rows] == \
         [(0, 6, 1), (0, 6, 2), (6, 0, 1), (6, 0, 2)]
     lines = sweep.to_csv(rows).splitlines()
-    assert lines[0] == "frozen_blocks,trainable_blocks,seed,f1,accuracy,train_seconds"
-    assert lines[1] == "0,6,1,0.82,0.82,10.0"
+    assert lines[0] == "frozen_blocks,trainable_blocks,total_blocks,seed,f1,f1_low,f1_high,accuracy,train_seconds"
+    assert lines[1] == "0,6,6,1,0.82,0.7999999999999999,0.85,0.82,10.0"
 
 
 def test_missing_point_is_named(tmp_path):
@@ -32,11 +33,12 @@ def test_missing_point_is_named(tmp_path):
 
 
 def test_stats_and_stable_point_chosen_from_data():
-    rows = [{"trainable_blocks": n, "f1": f1}
+    rows = [{"trainable_blocks": n, "f1": f1, "f1_low": f1 - 0.02, "f1_high": f1 + 0.04}
             for n, f1s in {0: [0.60, 0.70], 1: [0.78, 0.80], 2: [0.835, 0.845], 3: [0.85, 0.85]}.items()
             for f1 in f1s]
     stats = sweep.by_trainable_blocks(rows)
-    assert stats[0] == {"mean": pytest.approx(0.65), "sd": pytest.approx(0.05), "min": 0.60, "max": 0.70, "seeds": 2}
+    assert stats[0] == {"mean": pytest.approx(0.65), "sd": pytest.approx(0.05), "min": 0.60, "max": 0.70, "seeds": 2,
+                        "ci_low": pytest.approx(0.63), "ci_high": pytest.approx(0.69)}  # the seeds' mean bounds
     assert sweep.stable_from(stats, 0.01) == 2      # 0.84 is within 0.01 of 0.85
     assert sweep.stable_from(stats, 0.005) == 3
     assert sweep.stable_from(stats, 0.3) == 0
@@ -49,9 +51,14 @@ def test_a_dip_above_the_threshold_moves_the_stable_point():
 
 
 def test_figure_in_the_books_style(tmp_path):
-    rows = [{"trainable_blocks": n, "f1": 0.6 + 0.04 * n + 0.01 * s} for n in range(7) for s in range(2)]
-    fig = sweep.plot(rows, 0.01, tmp_path / "f.png")
+    rows = [{"trainable_blocks": n, "total_blocks": 6, "f1": f1, "f1_low": f1 - 0.03, "f1_high": f1 + 0.03}
+            for n in range(7) for s in range(2) for f1 in [0.6 + 0.04 * n + 0.01 * s]]
+    fig = sweep.plot(rows, 0.01, tmp_path / "f.png", book={12: 0.854, 6: 0.838, 1: 0.702})
     ax = fig.axes[0]
     assert ax.get_title() == "Effect of Frozen Encoder Blocks on Training Performance"
-    assert ax.get_xlabel() == "Trainable encoder blocks" and ax.get_ylabel() == "F1-score"
+    assert ax.get_xlabel().startswith("Share of encoder blocks trainable") and ax.get_ylabel() == "F1-score"
+    assert ax.get_ylim() == (0.5, 1.0)  # chance to perfect: no zoom on the data
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{n}/6" for n in range(7)]
+    book = next(line for line in ax.get_lines() if line.get_label().startswith("book"))
+    assert list(book.get_xdata()) == [1 / 12, 0.5, 1.0]  # the book's 12-block curve on the same share axis
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

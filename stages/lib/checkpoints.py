@@ -69,17 +69,17 @@ class Checkpoints:
         return None
 
     def result(self) -> dict | None:
-        """Metrics this run finished with in an earlier, interrupted invocation of its stage."""
+        """What this run finished with in an earlier, interrupted invocation of its stage."""
         try:
             return json.loads((self.folder / RESULT).read_text())
         except (OSError, ValueError):
             return None
 
-    def keep_result(self, metrics: dict) -> None:
-        """Keep a finished run's metrics until its stage writes its outputs (a sweep point)."""
+    def keep_result(self, result: dict) -> None:
+        """Keep a finished run's results until its stage writes its outputs (a sweep point)."""
         from stages.lib.outputs import write_json
 
-        write_json(self.folder / RESULT, metrics)
+        write_json(self.folder / RESULT, result)
 
     def finish(self) -> None:
         """The run's outputs are written: its checkpoints are no longer needed."""

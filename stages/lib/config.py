@@ -57,7 +57,7 @@ def _one_line(kind, value: Any, where: str, error: dict) -> str:
         parent = loc[:-1] if error["type"] == "extra_forbidden" else loc
         fields = _field(kind, parent)[0]
         keys = error.get("ctx", {}).get("keys") or [loc[-1]]
-        accepted = error.get("ctx", {}).get("accepted") or list(typing.get_type_hints(fields) if fields else [])
+        accepted = error.get("ctx", {}).get("accepted") or list(fields.model_fields if fields else [])
         return f"params.yaml: {_path(where, parent)}: unknown key(s) {', '.join(keys)}; accepted: {', '.join(accepted)}"
     if any(isinstance(part, int) for part in loc):  # an item of a list: name the list, show it whole
         loc = loc[:next(i for i, part in enumerate(loc) if isinstance(part, int))]

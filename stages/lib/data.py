@@ -244,9 +244,18 @@ def fewshot_sample(train: dict[str, list], per_class: int, seed: int) -> dict[st
     return {"text": [train["text"][i] for i in chosen], "label": [train["label"][i] for i in chosen]}
 
 
+EVAL_ROWS_SEED = 0  # max_eval_samples draws the same rows for every run, whatever its seed: runs pair
+
+
 def subset(ds, n: int | None, seed: int):
     """A seeded random subset (the splits are sorted by label, so the head is one class)."""
     return ds if n is None or n >= len(ds) else ds.shuffle(seed=seed).select(range(n))
+
+
+def with_row_ids(ds):
+    """`ds` with a "row" column: each row's index in the prepared split, which the predictions
+    files carry so that two runs' predictions can be paired row by row."""
+    return ds.add_column("row", list(range(len(ds))))
 
 
 def read_split(folder: Path, split: str):

@@ -7,12 +7,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 
 from stages.lib import precision
 from stages.lib.config import PipelineError
-from stages.lib.data import SENTIMENT_LABELS, fewshot_sample, read_split, subset
-from stages.lib.metrics import classification_metrics
+from stages.lib.data import EVAL_ROWS_SEED, SENTIMENT_LABELS, fewshot_sample, read_split, subset, with_row_ids
+from stages.lib.memory import PeakMemory
+from stages.lib.metrics import score_classifier
 from stages.lib.models import resolve_model
 from stages.lib.outputs import atomic_dir
 from stages.lib.trainer import trainer_dir
@@ -37,11 +37,6 @@ def check_prepared(samples: dict[int, dict], prepared: dict[str, list]) -> None:
     if n in samples and samples[n] != prepared:
         raise PipelineError(f"data/prepared/fewshot differs from the {n}-per-class draw of the training "
                             "split with data.fewshot_seed; rerun the prepare stage (dvc repro prepare)")
-
-
-def f1_metric(y_pred, y_true) -> dict[str, float]:
-    """The Trainer's metric. A callable: metric="f1" makes setfit call evaluate.load (needs the Hub)."""
-    return classification_metrics(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist())
 
 
 def contrastive_pairs(trainer) -> int:
@@ -76,7 +71,7 @@ def load_setfit_model(name: str):
 
 
 def train_setfit(model_name: str, train: dict[str, list], hp: dict, mixed: str = "fp32"):
-    """Train SetFit on `train` (text, label); returns (trainer, seconds spent in training).
+    """Train SetFit on `train` (text, label); returns (trainer, seconds spent in training, peak MiB).
     `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...);
     `mixed`: a resolved precision. fp16 is setfit's own use_amp (with loss scaling); bf16 is an
     autocast around training (setfit has no bf16 switch)."""
@@ -87,13 +82,18 @@ def train_setfit(model_name: str, train: dict[str, list], hp: dict, mixed: str =
     with trainer_dir() as tmp:  # nothing is kept there
         args = setfit.TrainingArguments(output_dir=str(tmp), save_strategy="no", report_to="none",
                                         use_amp=mixed == "fp16", **hp)
-        trainer = setfit.Trainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(train),
-                                 metric=f1_metric)
+        trainer = setfit.Trainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(train))
         start = time.perf_counter()
-        with precision.autocast("bf16" if mixed == "bf16" else "fp32"):
+        with precision.autocast("bf16" if mixed == "bf16" else "fp32"), PeakMemory() as memory:
             trainer.train()
         seconds = time.perf_counter() - start
-    return trainer, seconds
+    return trainer, seconds, memory.peak_mb
+
+
+def trainable_params(model) -> int:
+    """The whole body trains, then the logistic-regression head (coefficients and intercepts)."""
+    head = model.model_head
+    return sum(p.numel() for p in model.model_body.parameters()) + head.coef_.size + head.intercept_.size
 
 
 def save_model(model, out: Path) -> None:
@@ -104,26 +104,31 @@ def save_model(model, out: Path) -> None:
 
 
 def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
-                   hp: dict, sample_seed: int, where: str, model_out: Path | None = None,
-                   max_eval_samples: int | None = None, mixed: str = "fp32") -> dict:
+                   hp: dict, sample_seed: int, where: str, bootstrap, model_out: Path | None = None,
+                   max_eval_samples: int | None = None, mixed: str = "fp32") -> tuple[dict, list[dict]]:
     """Train one SetFit model per n in `sizes` (n examples per class) and score each on the test split
-    (a seeded subset of max_eval_samples rows when given). The main n's scores are the top-level
-    metrics; its model is saved to `model_out` when given."""
+    (a seeded subset of max_eval_samples rows when given), with bootstrap intervals (`bootstrap`: a
+    settings.Bootstrap). Returns the metrics (the main n's scores at the top level) and the main n's
+    test predictions; its model is saved to `model_out` when given."""
     train = read_split(data_dir, "train").to_dict()
-    test = subset(read_split(data_dir, "test"), max_eval_samples, hp["seed"])
+    test = subset(with_row_ids(read_split(data_dir, "test")), max_eval_samples, EVAL_ROWS_SEED)
     samples = draw_samples(train, sizes, sample_seed, where)
     check_prepared(samples, read_split(fewshot_dir, "train").to_dict())
 
-    curve = {}
+    curve, predictions = {}, []
     for n in sizes:
-        trainer, seconds = train_setfit(model_name, samples[n], hp, mixed)
+        trainer, seconds, peak_mb = train_setfit(model_name, samples[n], hp, mixed)
         with precision.autocast(mixed):
-            scores = trainer.evaluate(test)
-        row = curve[str(n)] = {"test_f1": scores["f1"], "test_accuracy": scores["accuracy"],
-                               "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds}
+            probs = trainer.model.predict_proba(test["text"], as_numpy=True)
+        scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap)
+        row = curve[str(n)] = {**{f"test_{k}": v for k, v in scores.items()},
+                               "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds,
+                               "train_peak_memory_mb": peak_mb, "trainable_params": trainable_params(trainer.model)}
         print(f"setfit: {n} per class: test F1 {row['test_f1']:.3f}, {row['contrastive_pairs']:,} pairs, "
               f"{seconds:.0f} s")
-        if n == main_n and model_out is not None:
-            save_model(trainer.model, model_out)
+        if n == main_n:
+            predictions = rows
+            if model_out is not None:
+                save_model(trainer.model, model_out)
     return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test), **precision.as_metrics(mixed),
-            "learning_curve": curve}
+            "learning_curve": curve}, predictions

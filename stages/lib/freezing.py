@@ -9,11 +9,13 @@ from __future__ import annotations
 from torch import nn
 
 from stages.lib.config import PipelineError
+from stages.lib.lora import unwrap
 from stages.lib.settings import FreezeSpec
 
+
 def encoder_blocks(model: nn.Module) -> nn.ModuleList:
-    """The transformer blocks of a Hugging Face encoder model, in order."""
-    blocks = getattr(getattr(model.base_model, "encoder", None), "layer", None)
+    """The transformer blocks of a Hugging Face encoder model (or one under LoRA), in order."""
+    blocks = getattr(getattr(unwrap(model).base_model, "encoder", None), "layer", None)
     if not isinstance(blocks, nn.ModuleList):
         raise PipelineError(f"{type(model).__name__}: no encoder.layer block list to freeze")
     return blocks

@@ -1,7 +1,10 @@
 """Scores computed with scikit-learn and seqeval directly (`evaluate.load` fetches code from the Hub)."""
 from __future__ import annotations
 
+import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
+
+from stages.lib import stats
 
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 
@@ -10,6 +13,20 @@ def classification_metrics(labels: list[int], preds: list[int]) -> dict[str, flo
     """Binary F1 of the positive class (as the book) and accuracy."""
     return {"f1": float(f1_score(labels, preds, average="binary", pos_label=1)),
             "accuracy": float(accuracy_score(labels, preds))}
+
+
+def score_classifier(rows: list[int], gold: list[int], probs: np.ndarray, bootstrap) -> tuple[dict, list[dict]]:
+    """Scores of a classifier's class probabilities on test rows, each with its bootstrap interval
+    (`<metric>_ci95`; `bootstrap`: a settings.Bootstrap), and the per-row predictions
+    ({"row", "gold", "pred", "probs"}: the pipeline's one predictions format)."""
+    pred = np.asarray(probs).argmax(-1).tolist()
+    scores = classification_metrics(gold, pred)
+    units = stats.classification_units(gold, pred)
+    for name in list(scores):
+        scores[f"{name}_ci95"] = stats.ci95(units, name, bootstrap.resamples, bootstrap.seed)
+    predictions = [{"row": int(r), "gold": int(g), "pred": int(p), "probs": [round(float(x), 6) for x in pr]}
+                   for r, g, p, pr in zip(rows, gold, pred, probs, strict=True)]
+    return scores, predictions
 
 
 def entity_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict[str, float]:

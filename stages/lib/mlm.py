@@ -151,14 +151,13 @@ class MlmTask(Task):
                 [fill_mask(model, tokenizer, s, self.top_k) for s in self.probes])
 
     def before_training(self, model, tokenizer, evals: dict) -> dict:
-        self.tokenizer = tokenizer
         model.to(precision.accelerator())  # the Trainer moves it there anyway
         self.test_batches = mask_eval_set(evals["test"][1], self.collator(tokenizer, self.settings.seed))
-        self.loss_before, self.fills_before = self._measure(model, tokenizer)
-        return {"test_mlm_loss_before": self.loss_before, "test_perplexity_before": math.exp(self.loss_before)}
+        loss, self.fills_before = self._measure(model, tokenizer)
+        return {"test_mlm_loss_before": loss, "test_perplexity_before": math.exp(loss)}
 
     def evaluate(self, trainer, evals: dict) -> dict:
-        loss, fills = self._measure(trainer.model, self.tokenizer)
+        loss, fills = self._measure(trainer.model, trainer.processing_class)
         self.report = {"probes": [{"sentence": s, "before": b, "after": a}
                                   for s, b, a in zip(self.probes, self.fills_before, fills, strict=True)]}
         return {"test_mlm_loss_after": loss, "test_perplexity_after": math.exp(loss)}

@@ -6,14 +6,15 @@ scores entities with seqeval directly (`evaluate.load("seqeval")` fetches code f
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from stages.lib import stats
 from stages.lib.config import PipelineError
 from stages.lib.data import NER_TAGS
 from stages.lib.metrics import book_token_f1, entity_metrics
 from stages.lib.models import load_token_classifier
-from stages.lib.outputs import write_json, write_text
+from stages.lib.outputs import write_json
+from stages.lib.settings import Bootstrap
 from stages.lib.training import Task
 
 IGNORE = -100  # label id that the loss (and the book's metric) skips
@@ -69,13 +70,6 @@ def word_tags(token_preds, word_ids: list[int | None], n_words: int) -> list[str
     return [NER_TAGS[int(token_preds[first[w]])] if w in first else "O" for w in range(n_words)]
 
 
-def write_predictions(path: Path, predictions: dict[str, list]) -> None:
-    """One JSON line per sentence: {"tokens", "gold", "pred"} with tags as strings."""
-    rows = zip(predictions["tokens"], predictions["gold"], predictions["pred"], strict=True)
-    lines = (json.dumps({"tokens": t, "gold": g, "pred": p}, ensure_ascii=False) for t, g, p in rows)
-    write_text(path, "".join(line + "\n" for line in lines))
-
-
 def extract_entities(model, tokenizer, sentences: list[str]) -> list[dict]:
     """Entities a trained model (or a model folder, for both) finds in raw sentences, through the
     `pipeline` the book shows (adjacent sub-tokens of one entity merged: aggregation_strategy="simple")."""
@@ -94,10 +88,10 @@ def extract_entities(model, tokenizer, sentences: list[str]) -> list[dict]:
 class NerTask(Task):
     """Token classification on the prepared CoNLL-2003 splits, scored on the test split (as the book)."""
 
-    def __init__(self, label_all_subtokens: bool, probe_sentences: list[str]):
+    def __init__(self, label_all_subtokens: bool, probe_sentences: list[str], bootstrap: Bootstrap):
         self.label_all_subtokens, self.probe_sentences = label_all_subtokens, probe_sentences
-        self.predictions: dict[str, list] = {}  # the test sentences' tokens, gold and predicted tags
-        self.probes: list[dict] = []            # the entities found in the probe sentences
+        self.bootstrap = bootstrap
+        self.probes: list[dict] = []  # the entities found in the probe sentences
 
     def load(self, model_name: str):
         return load_token_classifier(model_name, NER_TAGS)
@@ -119,14 +113,16 @@ class NerTask(Task):
                                 [NER_TAGS[i] for i in token_preds[labelled]])
         gold = [[NER_TAGS[i] for i in tags] for tags in words["ner_tags"]]
         pred = [word_tags(p, w, len(g)) for p, w, g in zip(token_preds, test["word_ids"], gold)]
-        self.predictions = {"tokens": words["tokens"], "gold": gold, "pred": pred}
+        # one line per sentence, tags as strings
+        self.predictions = [{"row": r, "tokens": t, "gold": g, "pred": p}
+                            for r, t, g, p in zip(words["row"], words["tokens"], gold, pred, strict=True)]
         self.probes = extract_entities(trainer.model, trainer.processing_class, self.probe_sentences)
-        return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred).items()},
+        ci = stats.ci95(stats.entity_units(gold, pred), "f1", self.bootstrap.resamples, self.bootstrap.seed)
+        return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred).items()}, "test_entity_f1_ci95": ci,
                 "test_book_token_f1": book_f1, "test_sentences": len(test)}
 
     def describe(self, model) -> dict:
         return {"label_all_subtokens": int(self.label_all_subtokens)}
 
     def write_outputs(self, outputs) -> None:
-        write_predictions(outputs.extra["predictions"], self.predictions)
         write_json(outputs.extra["probes"], {"probes": self.probes})

@@ -12,37 +12,43 @@ FEWSHOT = PREPARED / "fewshot"
 SOURCES = PREPARED / "sources.json"
 MODELS = Path("data/models")
 CHECKPOINTS = Path("data/checkpoints")  # resumable runs: not a DVC output, git-ignored
+PREDICTIONS = Path("data/predictions")  # per test row (sentence for NER), one JSON line each
 METRICS = Path("metrics")
 LIVE = METRICS / "live"                 # DVCLive training curves
 
 SWEEP_POINTS = METRICS / "freeze_sweep/points"  # one JSON per (frozen blocks, seed)
+SWEEP_PREDICTIONS = PREDICTIONS / "freeze_sweep"  # one JSONL per (frozen blocks, seed)
+COMPARISONS = METRICS / "comparisons.json"
+FRONTIER = METRICS / "frontier.csv"
 SWEEP_CSV = METRICS / "freeze_sweep.csv"
 SWEEP_SUMMARY = METRICS / "freeze_sweep.json"
 REPORT_NOTEBOOK = Path("reports/report.ipynb")
 REPORT_HTML = Path("reports/report.html")
-REPORT_FIGURE = Path("reports/freeze_sweep.png")
+REPORT_FIGURES = (Path("reports/freeze_sweep.png"), Path("reports/frontier.png"))
 
 
 @dataclass(frozen=True)
 class RunOutputs:
-    """What a training run writes: its metrics JSON, its model and curves when kept, and files of
-    its task's own (`extra`: name -> path)."""
+    """What a training run writes: its metrics JSON, its model, curves and test predictions when
+    kept, and files of its task's own (`extra`: name -> path)."""
     metrics: Path
     model: Path | None = None
     live: Path | None = None
+    predictions: Path | None = None
     extra: dict[str, Path] = field(default_factory=dict)
 
 
 def fine_tune(run: str) -> RunOutputs:
-    return RunOutputs(METRICS / "fine_tune" / f"{run}.json", MODELS / "fine_tune" / run, LIVE / "fine_tune" / run)
+    return RunOutputs(METRICS / "fine_tune" / f"{run}.json", MODELS / "fine_tune" / run, LIVE / "fine_tune" / run,
+                      PREDICTIONS / "fine_tune" / f"{run}.jsonl")
 
 
 MLM = RunOutputs(METRICS / "mlm_pretrain.json", MODELS / "mlm_pretrain", LIVE / "mlm_pretrain",
-                {"fill_mask": METRICS / "mlm_fill_mask.json"})
-NER = RunOutputs(METRICS / "ner.json", MODELS / "ner", LIVE / "ner",
-                 {"predictions": Path("data/ner/test_predictions.jsonl"), "probes": METRICS / "ner_probes.json"})
-SETFIT = RunOutputs(METRICS / "setfit.json", MODELS / "setfit")
+                extra={"fill_mask": METRICS / "mlm_fill_mask.json"})
+NER = RunOutputs(METRICS / "ner.json", MODELS / "ner", LIVE / "ner", PREDICTIONS / "ner.jsonl",
+                 extra={"probes": METRICS / "ner_probes.json"})
+SETFIT = RunOutputs(METRICS / "setfit.json", MODELS / "setfit", predictions=PREDICTIONS / "setfit.jsonl")
 
 
-def sweep_point(frozen_blocks: int, seed: int, folder: Path = SWEEP_POINTS) -> Path:
-    return Path(folder) / f"blocks{frozen_blocks}_seed{seed}.json"
+def sweep_point(frozen_blocks: int, seed: int, folder: Path = SWEEP_POINTS, suffix: str = ".json") -> Path:
+    return Path(folder) / f"blocks{frozen_blocks}_seed{seed}{suffix}"

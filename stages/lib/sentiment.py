@@ -1,36 +1,52 @@
 """The sentence-classification task (Rotten Tomatoes): a classification head on the encoder, some
-layers frozen, scored by binary F1 of the positive class (as the book) and accuracy."""
+layers frozen or LoRA adapters added, scored by binary F1 of the positive class (as the book) and
+accuracy, each with its bootstrap interval."""
 from __future__ import annotations
 
 from stages.lib.data import SENTIMENT_LABELS
 from stages.lib.freezing import apply_freezing, count_parameters, encoder_blocks
-from stages.lib.metrics import classification_metrics
+from stages.lib.lora import apply_lora, merged
+from stages.lib.metrics import score_classifier
 from stages.lib.models import load_sequence_classifier
-from stages.lib.settings import FreezeSpec
+from stages.lib.settings import Bootstrap, FreezeSpec
 from stages.lib.training import Task
 
 
 class SentimentTask(Task):
-    def __init__(self, spec: FreezeSpec, eval_splits: tuple[str, ...] = ("validation", "test")):
-        self.spec, self.eval_splits = spec, eval_splits
+    def __init__(self, spec: FreezeSpec, bootstrap: Bootstrap, eval_splits: tuple[str, ...] = ("validation", "test"),
+                 where: str = "fine_tune"):
+        """`where`: the params path of the run, named in errors."""
+        self.spec, self.bootstrap, self.eval_splits, self.where = spec, bootstrap, eval_splits, where
 
     def load(self, model_name: str):
         tokenizer, model = load_sequence_classifier(model_name, SENTIMENT_LABELS)
         apply_freezing(model, self.spec)
+        if self.spec.lora is not None:
+            model = apply_lora(model, self.spec.lora, f"{self.where}.lora")
         return tokenizer, model
 
     def tokenize(self, ds, tokenizer):
         return ds.map(lambda batch: tokenizer(batch["text"], truncation=True), batched=True,
-                      remove_columns=["text"], desc="tokenize")
+                      remove_columns=[c for c in ds.column_names if c != "label"], desc="tokenize")
 
     def evaluate(self, trainer, evals: dict) -> dict:
+        import torch
+
         scores = {}
-        for split, (_, tokenized) in evals.items():
+        for split, (rows, tokenized) in evals.items():
             out = trainer.predict(tokenized)
-            for name, value in classification_metrics(out.label_ids.tolist(),
-                                                      out.predictions.argmax(-1).tolist()).items():
-                scores[f"{split}_{name}"] = value
+            probs = torch.softmax(torch.as_tensor(out.predictions, dtype=torch.float32), dim=-1).numpy()
+            split_scores, predictions = score_classifier(rows["row"], out.label_ids.tolist(), probs, self.bootstrap)
+            if split == "test":
+                self.predictions = predictions
+            scores.update({f"{split}_{name}": value for name, value in split_scores.items()})
         return scores
 
     def describe(self, model) -> dict:
-        return {"total_blocks": len(encoder_blocks(model)), **count_parameters(model)}
+        spec = self.spec
+        return {"total_blocks": len(encoder_blocks(model)), "head_only": int(spec.head_only),
+                "frozen_blocks": spec.frozen_blocks, "lora_rank": spec.lora.rank if spec.lora else 0,
+                **count_parameters(model)}
+
+    def export(self, model):
+        return merged(model)

@@ -80,11 +80,29 @@ class Overrides(Section):
         return self
 
 
+class Lora(Section):
+    """LoRA adapters (peft) on every linear layer of the encoder; the head trains in full."""
+    rank: PositiveInt
+    alpha: Annotated[float, _accepts("a positive number (the update is scaled by alpha / rank)", gt=0)]
+    dropout: Annotated[float, _accepts("a number from 0 to 1 (dropout on the adapter's input)", ge=0, lt=1)]
+
+
 class FreezeSpec(Section):
-    """What a run freezes: everything but the head, or the embeddings and blocks 0..frozen_blocks-1."""
+    """What a run trains: everything but the frozen embeddings and blocks 0..frozen_blocks-1, the
+    head only, or LoRA adapters and the head."""
     head_only: bool = False         # book: 0.638
     freeze_embeddings: bool = False
     frozen_blocks: Annotated[int, _accepts("an integer from 0 to the model's block count", ge=0)] = 0
+    lora: Annotated[Lora | None, _accepts("null, or a mapping with keys rank, alpha, dropout")] = None
+
+    @field_validator("lora")
+    @classmethod
+    def _lora_alone(cls, value, info: ValidationInfo):
+        if value is not None and (info.data.get("head_only") or info.data.get("freeze_embeddings")
+                                  or info.data.get("frozen_blocks")):
+            raise PydanticCustomError("rule", "cannot be combined with head_only, freeze_embeddings or "
+                                              "frozen_blocks (LoRA adapts every block); remove those keys")
+        return value
 
 
 class Run(Overrides, FreezeSpec):
@@ -181,18 +199,23 @@ def training(params: dict, path: str, overrides: dict, overrides_where: str, kin
     return validate(kind, {**base.model_dump(), **overrides}, overrides_where)
 
 
-def fine_tune_run(params: dict, run: str) -> tuple[str, FreezeSpec, Training]:
-    """(model id, freezing, hyperparameters) of a fine-tune run; a run may override fine_tune keys."""
+def run_path(params: dict, run: str) -> str:
+    """The params path of a fine-tune run."""
     prof = f"profiles.{profile_name(params)}"
     runs = [*(params["profiles"][profile_name(params)].get("runs") or {}), FROM_MLM]
     if run not in runs:
         raise PipelineError(f"params.yaml: {prof}.runs has no run {run!r}; defined: {', '.join(runs)}")
-    where = FROM_MLM if run == FROM_MLM else f"{prof}.runs.{run}"
+    return FROM_MLM if run == FROM_MLM else f"{prof}.runs.{run}"
+
+
+def fine_tune_run(params: dict, run: str) -> tuple[str, FreezeSpec, Training]:
+    """(model id, freezing, hyperparameters) of a fine-tune run; a run may override fine_tune keys."""
+    where = run_path(params, run)
     spec = section(params, where, Run)
     if run == FROM_MLM and spec.model is None:
         raise PipelineError(f"params.yaml: {FROM_MLM}.model is missing (a Hugging Face Hub id or a local folder)")
     model = spec.model or in_profile(params, "classifier_model", ModelId)
-    return model, spec.spec, training(params, f"{prof}.fine_tune", spec.model_extra, where)
+    return model, spec.spec, training(params, f"profiles.{profile_name(params)}.fine_tune", spec.model_extra, where)
 
 
 def sweep(params: dict) -> tuple[str, Sweep]:
@@ -234,6 +257,28 @@ def data(params: dict) -> Data:
     return section(params, "data", Data)
 
 
+class Bootstrap(Section):
+    """The confidence intervals and paired tests on test scores (stages.lib.stats)."""
+    resamples: Annotated[int, _accepts("an integer >= 1000 (bootstrap resamples and permutations)", ge=1000)]
+    seed: Seed
+
+
+class Compare(Section):
+    """The compare stage's paired tests: names of predictions files under data/predictions/."""
+    baseline: Annotated[str, _accepts("a predictions file under data/predictions/ without .jsonl, e.g. fine_tune/full",
+                                      min_length=1)]
+    against: Annotated[list[Annotated[str, Field(min_length=1)]], AfterValidator(_distinct),
+                       _accepts("a list of predictions files under data/predictions/ without .jsonl")]
+
+
+def compare(params: dict) -> Compare:
+    return section(params, "compare", Compare)
+
+
+def bootstrap(params: dict) -> Bootstrap:
+    return section(params, "bootstrap", Bootstrap)
+
+
 def checkpoint_steps(params: dict) -> int:
     """How often a training stage saves a checkpoint (optimizer steps)."""
     return section(params, "checkpoints.every_steps",
@@ -242,10 +287,12 @@ def checkpoint_steps(params: dict) -> int:
 
 class Report(Section):
     book: Annotated[dict[str, float], _accepts('the book\'s numbers as "<metrics file>:<key>": value')]
+    book_sweep: Annotated[dict[int, float], _accepts("the book's sweep as trainable blocks: F1")]
 
 
 def report(params: dict) -> dict:
     """The report notebook's parameters: the book's numbers, the profile's models, the sweep tolerance."""
-    return {"profile": profile_name(params), "book": section(params, "report", Report).book,
+    book = section(params, "report", Report)
+    return {"profile": profile_name(params), "book": book.book, "book_sweep": book.book_sweep,
             "models": {role: in_profile(params, f"{role}_model", ModelId) for role in ("classifier", "setfit", "ner")},
             "stable_tolerance": stable_tolerance(params)}

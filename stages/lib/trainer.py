@@ -29,7 +29,9 @@ class ProjectTrainer(Trainer):
 
     def __init__(self, *args, loss_fn: Callable | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.loss_fn = loss_fn
+        # A task's loss calls the model's parts, which DDP's wrapper hides: under DDP the model's
+        # own loss (the same value, computed on every position) trains instead.
+        self.loss_fn = loss_fn if world_size() == 1 else None
         self.totals_before = {"loss_sum": 0.0, "steps": 0, "seconds": 0.0}  # of the run up to the resume
         self.call_start = 0.0
 
@@ -48,9 +50,7 @@ class ProjectTrainer(Trainer):
         super()._save_checkpoint(model, trial)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        # A task's loss calls the model's parts, which DDP's wrapper hides: under DDP the model's
-        # own loss (the same value, computed on every position) trains instead.
-        if self.loss_fn is None or return_outputs or world_size() > 1:
+        if self.loss_fn is None or return_outputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         return self.loss_fn(model, inputs)
 

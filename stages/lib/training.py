@@ -7,8 +7,9 @@ from pathlib import Path
 
 from stages.lib import precision
 from stages.lib.checkpoints import Checkpoints, for_stage
-from stages.lib.data import read_split, subset
-from stages.lib.outputs import save_model, write_json
+from stages.lib.data import EVAL_ROWS_SEED, read_split, subset, with_row_ids
+from stages.lib.memory import PeakMemory
+from stages.lib.outputs import save_model, write_json, write_jsonl
 from stages.lib.paths import RunOutputs
 
 
@@ -17,6 +18,7 @@ class Task:
     eval_splits: tuple[str, ...] = ("test",)
     keep_columns = False  # pass dataset columns the model doesn't take on to the collator
     loss_fn = None        # (model, inputs) -> loss; None: the model's own loss
+    predictions: list[dict] = []  # per test unit, set by evaluate(): {"row", "gold", "pred", ...}
 
     def load(self, model_name: str):
         """(tokenizer, model), the model ready to train (head added, layers frozen)."""
@@ -34,12 +36,17 @@ class Task:
         return {}
 
     def evaluate(self, trainer, evals: dict) -> dict:
-        """Metrics on `evals` ({split: (rows, tokenized rows)}), named <split>_<metric>."""
+        """Metrics on `evals` ({split: (rows, tokenized rows)}), named <split>_<metric>; rows["row"]
+        is each row's index in the prepared split."""
         raise NotImplementedError
 
     def describe(self, model) -> dict:
         """Metrics about the model itself (parameter counts, head)."""
         return {}
+
+    def export(self, model):
+        """The model as saved (e.g. LoRA adapters merged into the weights)."""
+        return model
 
     def write_outputs(self, outputs: RunOutputs) -> None:
         """The task's own outputs beside the metrics (outputs.extra), after evaluate()."""
@@ -53,6 +60,8 @@ def run(params: dict, name: str, task: Task, model_name: str, hp, data_dir: Path
     checkpoints = for_stage(params, name, data_dir, model_name, hp=hp, **fingerprint)
     metrics = train_and_evaluate(task, model_name, hp, data_dir, outputs, checkpoints)
     write_json(outputs.metrics, metrics)
+    if outputs.predictions is not None:
+        write_jsonl(outputs.predictions, task.predictions)
     task.write_outputs(outputs)
     checkpoints.finish()
     return metrics
@@ -68,31 +77,34 @@ def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
     from stages.lib.curves import write_curves
     from stages.lib.trainer import fit, make_trainer, trainer_dir
 
-    splits = {split: read_split(data_dir, split) for split in ("train", *task.eval_splits)}  # before the model
+    splits = {split: with_row_ids(read_split(data_dir, split)) for split in ("train", *task.eval_splits)}
     set_seed(hp.seed)  # the new head's initialisation
     tokenizer, model = task.load(model_name)
     train = task.tokenize(subset(splits["train"], hp.max_train_samples, hp.seed), tokenizer)
     evals = {}
     for split in task.eval_splits:
-        rows = subset(splits[split], hp.max_eval_samples, hp.seed)
+        rows = subset(splits[split], hp.max_eval_samples, EVAL_ROWS_SEED)
         evals[split] = (rows, task.tokenize(rows, tokenizer))
     before = task.before_training(model, tokenizer, evals)
 
     with trainer_dir(checkpoints) as out:
         trainer = make_trainer(model, tokenizer, train, hp, out, task.collator(tokenizer), task.loss_fn,
                                task.keep_columns, checkpoints.every_steps if checkpoints else None)
-        result = fit(trainer, checkpoints.last() if checkpoints else None)
+        with PeakMemory() as memory:
+            result = fit(trainer, checkpoints.last() if checkpoints else None)
         scores = task.evaluate(trainer, evals)
-    if outputs is not None and outputs.live is not None:
-        write_curves(trainer.state.log_history, outputs.live)
-    if outputs is not None and outputs.model is not None:
-        save_model(tokenizer, model, outputs.model)
-    return {
+    metrics = {
         **before, **scores,
         "train_loss": result.training_loss,
         "train_runtime_s": result.metrics["train_runtime"],
         "train_samples_per_second": result.metrics["train_samples_per_second"],
         "train_samples": len(train),
+        "train_peak_memory_mb": memory.peak_mb,
         **precision.as_metrics(hp.precision),
-        **task.describe(model),
+        **task.describe(model),  # before export(), which may fold LoRA adapters away
     }
+    if outputs is not None and outputs.live is not None:
+        write_curves(trainer.state.log_history, outputs.live)
+    if outputs is not None and outputs.model is not None:
+        save_model(tokenizer, task.export(model), outputs.model)
+    return metrics

@@ -1,0 +1,80 @@
+"""Paired comparisons of two runs' test predictions (the same test rows, or NER sentences), and the
+cost/accuracy frontier table: every sentiment run's F1 with its interval against what it trained."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from stages.lib import stats
+from stages.lib.config import PipelineError
+from stages.lib.paths import PREDICTIONS
+
+
+def read_predictions(path: Path) -> list[dict]:
+    """A predictions file (one JSON object a line), sorted by row."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path} not found: run the stage that writes it first (dvc repro)")
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except ValueError as e:
+        raise PipelineError(f"{path}: not JSON Lines ({e})") from None
+    return sorted(rows, key=lambda r: r["row"])
+
+
+def units(rows: list[dict]) -> tuple[str, np.ndarray]:
+    """(headline metric, per-unit counts): tag sequences are NER (entity F1), labels classification (F1)."""
+    gold, pred = [r["gold"] for r in rows], [r["pred"] for r in rows]
+    if rows and isinstance(gold[0], list):
+        return "entity_f1", stats.entity_units(gold, pred)
+    return "f1", stats.classification_units(gold, pred)
+
+
+def paired(a: str, b: str, bootstrap, folder: Path = PREDICTIONS) -> dict:
+    """Run `a` against run `b` (names of predictions files under `folder`, without .jsonl)."""
+    rows_a, rows_b = (read_predictions(Path(folder) / f"{name}.jsonl") for name in (a, b))
+    ids_a, ids_b = [r["row"] for r in rows_a], [r["row"] for r in rows_b]
+    if ids_a != ids_b:
+        raise PipelineError(f"{a} and {b} were scored on different test rows ({len(ids_a)} and {len(ids_b)} rows, "
+                            f"{len(set(ids_a) & set(ids_b))} in common); pair runs scored on the same rows "
+                            "(the same max_eval_samples)")
+    metric, units_a = units(rows_a)
+    _, units_b = units(rows_b)
+    result = stats.paired(units_a, units_b, "f1", bootstrap.resamples, bootstrap.seed)
+    return {"a": a, "b": b, "metric": metric, "units": len(rows_a), **result}
+
+
+def reading(comparison: dict) -> str:
+    """The comparison in words."""
+    low, high = comparison["ci95"]
+    a, b, d = comparison["a"], comparison["b"], comparison["difference"]
+    if low <= 0 <= high:
+        return (f"{a} vs {b}: {d:+.3f} F1, 95% CI [{low:+.3f}, {high:+.3f}] crosses 0: not distinguishable "
+                f"at this test size ({comparison['units']:,} rows)")
+    better = a if d > 0 else b
+    return (f"{a} vs {b}: {d:+.3f} F1, 95% CI [{low:+.3f}, {high:+.3f}], p = {comparison['p_value']:.3g}: "
+            f"{better} is better")
+
+
+FRONTIER_COLUMNS = ("method", "kind", "trainable_params", "log10_trainable_params", "train_seconds",
+                    "f1", "f1_low", "f1_high")
+
+
+def frontier_row(method: str, kind: str, metrics: dict) -> dict:
+    """One method on the frontier: F1 and its interval against what it trained and how long."""
+    low, high = metrics["test_f1_ci95"]
+    trainable = metrics["trainable_params"]
+    seconds = metrics.get("train_runtime_s", metrics.get("train_seconds"))
+    return dict(zip(FRONTIER_COLUMNS, (method, kind, trainable, round(float(np.log10(trainable)), 4),
+                                       round(seconds, 1), metrics["test_f1"], low, high)))
+
+
+def run_kind(metrics: dict) -> str:
+    """full | head_only | frozen | lora, from what a fine-tune run trained."""
+    if metrics.get("lora_rank"):
+        return "lora"
+    if metrics["trainable_params"] == metrics["total_params"]:
+        return "full"
+    return "head_only" if metrics.get("head_only") else "frozen"
