@@ -98,17 +98,23 @@ def plot(rows: list[dict], book: list[dict], path: Path | None = None):
 
 def reading(rows: list[dict]) -> list[str]:
     """The figure in sentences: the frontier, and each LoRA run beside the freezing run nearest it in
-    trainable parameters."""
+    trainable parameters. (Differences at the top are often inside the intervals: the compare
+    stage's paired tests say which are real.)"""
     def name(r):
         return f"{r['method']} ({r['trainable_params']:,} trainable, F1 {r['f1']:.3f})"
 
-    lines = [f"On the parameter frontier: {'; '.join(map(name, sorted(on_frontier(rows, 'trainable_params'), key=lambda r: r['trainable_params'])))}.",
-             f"On the time frontier: {'; '.join(r['method'] for r in sorted(on_frontier(rows, 'train_seconds'), key=lambda r: r['train_seconds']))}."]
+    def frontier(cost):
+        return sorted(on_frontier(rows, cost), key=lambda r: r[cost])
+
+    def log_size(r):
+        return math.log10(r["trainable_params"])
+
+    lines = [f"On the parameter frontier: {'; '.join(map(name, frontier('trainable_params')))}.",
+             f"On the time frontier: {'; '.join(r['method'] for r in frontier('train_seconds'))}."]
     frozen = [r for r in rows if r["kind"] in ("sweep", "frozen", "head_only")]
-    for lora in (r for r in rows if r["kind"] == "lora"):
-        if frozen:
-            near = min(frozen, key=lambda r: abs(math.log10(r["trainable_params"]) - math.log10(lora["trainable_params"])))
-            lines.append(f"{name(lora)} against freezing at a similar size, {name(near)}: "
-                         f"{lora['f1'] - near['f1']:+.3f} F1 with {lora['trainable_params'] / near['trainable_params']:.1f}x "
-                         f"the trainable parameters.")
+    for lora in (r for r in rows if r["kind"] == "lora" and frozen):
+        near = min(frozen, key=lambda r: abs(log_size(r) - log_size(lora)))
+        ratio = lora["trainable_params"] / near["trainable_params"]
+        lines.append(f"{name(lora)} against freezing at a similar size, {name(near)}: "
+                     f"{lora['f1'] - near['f1']:+.3f} F1 with {ratio:.1f}x the trainable parameters.")
     return lines
