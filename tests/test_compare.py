@@ -40,11 +40,13 @@ def test_ner_predictions_compare_entity_f1(tmp_path):
     assert c["ci95"][0] <= 0 <= c["ci95"][1] and "not distinguishable" in reading(c)  # one sentence in ten
 
 
-def test_different_test_rows_are_one_line(tmp_path):
+def test_runs_pair_on_the_rows_both_scored_and_disjoint_rows_are_one_line(tmp_path):
     write(tmp_path, "a", rows([1] * 100))
-    write(tmp_path, "b", rows([1] * 100)[:64])
-    with pytest.raises(PipelineError, match="a and b were scored on different test rows"):
-        paired("a", "b", bootstrap_settings(), tmp_path)
+    write(tmp_path, "b", rows([1] * 100)[:64])  # a smaller max_eval_samples: a subset of a's rows
+    assert paired("a", "b", bootstrap_settings(), tmp_path)["units"] == 64
+    write(tmp_path, "c", rows([1] * 100)[64:])
+    with pytest.raises(PipelineError, match=r"b and c were scored on different test rows \(64 and 36 rows, 0 in common\)"):
+        paired("b", "c", bootstrap_settings(), tmp_path)
     with pytest.raises(PipelineError, match="missing.jsonl not found"):
         read_predictions(tmp_path / "missing.jsonl")
     (tmp_path / "bad.jsonl").write_text("{not json\n")

@@ -33,13 +33,15 @@ def units(rows: list[dict]) -> tuple[str, np.ndarray]:
 
 
 def paired(a: str, b: str, bootstrap, folder: Path = PREDICTIONS) -> dict:
-    """Run `a` against run `b` (names of predictions files under `folder`, without .jsonl)."""
+    """Run `a` against run `b` (names of predictions files under `folder`, without .jsonl), on the
+    test rows both scored: with different max_eval_samples the smaller subset's rows (the same seeded
+    draw) are all in the larger one."""
     rows_a, rows_b = (read_predictions(Path(folder) / f"{name}.jsonl") for name in (a, b))
-    ids_a, ids_b = [r["row"] for r in rows_a], [r["row"] for r in rows_b]
-    if ids_a != ids_b:
-        raise PipelineError(f"{a} and {b} were scored on different test rows ({len(ids_a)} and {len(ids_b)} rows, "
-                            f"{len(set(ids_a) & set(ids_b))} in common); pair runs scored on the same rows "
-                            "(the same max_eval_samples)")
+    common = {r["row"] for r in rows_a} & {r["row"] for r in rows_b}
+    if len(common) < 2:
+        raise PipelineError(f"{a} and {b} were scored on different test rows ({len(rows_a)} and {len(rows_b)} "
+                            f"rows, {len(common)} in common); pair runs scored on the same rows")
+    rows_a, rows_b = ([r for r in rows if r["row"] in common] for rows in (rows_a, rows_b))
     metric, units_a = units(rows_a)
     _, units_b = units(rows_b)
     result = stats.paired(units_a, units_b, "f1", bootstrap.resamples, bootstrap.seed)
