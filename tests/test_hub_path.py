@@ -1,5 +1,6 @@
 """The Hub code path, offline, through the stand-in Hub (the `hub` fixture): `prepare` from the Hub,
 a clone without the raw files, and the book profile end to end with `bert-base-cased`."""
+import csv
 import json
 import subprocess
 import sys
@@ -121,8 +122,9 @@ def test_the_book_profile_runs_end_to_end_through_the_hub(book_repo, hub):
 def test_the_book_sweep_is_the_books_bonus_cell(book_repo):
     """Blocks 0..k-1 frozen for k = 0..12, the embeddings trainable at every point."""
     repo, _ = book_repo
-    lines = (repo / "metrics/freeze_sweep.csv").read_text().splitlines()[1:]
-    assert [tuple(map(int, line.split(",")[:3])) for line in lines] == [(k, 12 - k, 42) for k in range(13)]
+    rows = list(csv.DictReader((repo / "metrics/freeze_sweep.csv").read_text().splitlines()))
+    assert [(int(r["frozen_blocks"]), int(r["trainable_blocks"]), int(r["seed"])) for r in rows] == \
+        [(k, 12 - k, 42) for k in range(13)]
     points = {k: json.loads((repo / f"metrics/freeze_sweep/points/blocks{k}_seed42.json").read_text())
               for k in (0, 12)}
     head = json.loads((repo / "metrics/fine_tune/head_only.json").read_text())["trainable_params"]
