@@ -37,8 +37,8 @@ def main() -> None:
     comparisons.update({f"{point(k, s)} vs {point(base, s)}": paired(point(k, s), point(base, s), bootstrap)
                         for s in seeds for k in blocks if k != base})
 
-    rows = [frontier_row(run, run_kind(read_metrics(run)), read_metrics(run))
-            for run in (plan.baseline, *plan.against) if run.startswith("fine_tune/")]
+    runs = {run: read_metrics(run) for run in (plan.baseline, *plan.against) if run.startswith("fine_tune/")}
+    rows = [frontier_row(run, run_kind(m), m) for run, m in runs.items()]
     sweep_rows = {point(k, s): frontier_row(f"{k} frozen (seed {s})", "sweep",
                                             json.loads(paths.sweep_point(k, s).read_text()))
                   for s in seeds for k in blocks}
