@@ -12,14 +12,13 @@ seconds for every fine-tune run, sweep point and SetFit (the frontier figure's d
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from stages.lib import paths, settings
-from stages.lib.compare import FRONTIER_COLUMNS, frontier_row, paired, reading, run_kind
+from stages.lib.compare import FRONTIER_COLUMNS, frontier_row, nearest_in_size, paired, reading, run_kind
 from stages.lib.config import load_params, stage_main
 from stages.lib.outputs import write_json, write_text
+from stages.lib.sweep import to_csv
 
 
 def read_metrics(name: str) -> dict:
@@ -43,19 +42,15 @@ def main() -> None:
                                             json.loads(paths.sweep_point(k, s).read_text()))
                   for s in seeds for k in blocks}
     rows += sweep_rows.values()
+    first_seed = {name: row for name, row in sweep_rows.items() if name.endswith(f"_seed{seeds[0]}")}
     for lora in (r for r in rows if r["kind"] == "lora"):  # at equal trainable parameters
-        nearest = min((name for name in sweep_rows if name.endswith(f"_seed{seeds[0]}")), key=lambda name: abs(
-            sweep_rows[name]["log10_trainable_params"] - lora["log10_trainable_params"]))
+        nearest = nearest_in_size(first_seed, lora["trainable_params"])
         comparisons[f"{lora['method']} vs {nearest}"] = paired(lora["method"], nearest, bootstrap)
     for comparison in comparisons.values():
         print(f"compare: {reading(comparison)}")
     if "setfit" in (plan.baseline, *plan.against):
         rows.append(frontier_row("setfit", "setfit", read_metrics("setfit")))
-    table = io.StringIO()
-    writer = csv.DictWriter(table, FRONTIER_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(paths.FRONTIER, table.getvalue())
+    write_text(paths.FRONTIER, to_csv(rows, FRONTIER_COLUMNS))
     write_json(paths.COMPARISONS, comparisons)
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from stages.lib.compare import frontier_row, paired, read_predictions, reading, run_kind
+from stages.lib.compare import frontier_row, nearest_in_size, paired, read_predictions, reading, run_kind
 from stages.lib.config import PipelineError
 from tests.conftest import bootstrap_settings
 
@@ -65,3 +65,9 @@ def test_frontier_rows_read_what_each_method_trained():
     assert run_kind({**run, "lora_rank": 0, "trainable_params": 10**6}) == "full"
     setfit = {"test_f1": 0.8, "test_f1_ci95": [0.7, 0.9], "trainable_params": 10**8, "train_seconds": 500.0}
     assert frontier_row("setfit", "setfit", setfit)["train_seconds"] == 500.0
+
+
+def test_lora_is_set_against_the_run_nearest_in_size_on_a_log_scale():
+    rows = {"a": {"trainable_params": 1_000}, "b": {"trainable_params": 100_000}}
+    assert nearest_in_size(rows, 11_000) == "b"  # past the geometric midpoint, 10,000 (linearly a is nearer)
+    assert nearest_in_size(rows, 9_000) == "a"

@@ -80,3 +80,9 @@ def run_kind(metrics: dict) -> str:
     if metrics["trainable_params"] == metrics["total_params"]:
         return "full"
     return "head_only" if metrics.get("head_only") else "frozen"
+
+
+def nearest_in_size(rows: dict[str, dict], trainable_params: int) -> str:
+    """The name of the row (of `rows`, name -> frontier row) nearest `trainable_params` on the figure's
+    log scale: LoRA is set against freezing at a similar size."""
+    return min(rows, key=lambda name: abs(np.log10(rows[name]["trainable_params"]) - np.log10(trainable_params)))

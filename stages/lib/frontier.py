@@ -3,9 +3,9 @@ against training seconds, for every way the pipeline trains the classifier, besi
 printed points. Drawn by the report from metrics/frontier.csv (the compare stage's table)."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
+from stages.lib.compare import nearest_in_size
 from stages.lib.sweep import f1_axis
 
 STYLE = {  # kind -> marker, colour, legend label
@@ -106,14 +106,11 @@ def reading(rows: list[dict]) -> list[str]:
     def frontier(cost):
         return sorted(on_frontier(rows, cost), key=lambda r: r[cost])
 
-    def log_size(r):
-        return math.log10(r["trainable_params"])
-
     lines = [f"On the parameter frontier: {'; '.join(map(name, frontier('trainable_params')))}.",
              f"On the time frontier: {'; '.join(r['method'] for r in frontier('train_seconds'))}."]
-    frozen = [r for r in rows if r["kind"] in ("sweep", "frozen", "head_only")]
+    frozen = {r["method"]: r for r in rows if r["kind"] in ("sweep", "frozen", "head_only")}
     for lora in (r for r in rows if r["kind"] == "lora" and frozen):
-        near = min(frozen, key=lambda r: abs(log_size(r) - log_size(lora)))
+        near = frozen[nearest_in_size(frozen, lora["trainable_params"])]
         ratio = lora["trainable_params"] / near["trainable_params"]
         lines.append(f"{name(lora)} against freezing at a similar size, {name(near)}: "
                      f"{lora['f1'] - near['f1']:+.3f} F1 with {ratio:.1f}x the trainable parameters.")

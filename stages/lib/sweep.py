@@ -38,9 +38,10 @@ def collect(folder: Path, frozen_blocks: list[int], seeds: list[int]) -> list[di
     return rows
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> str:
+    """The rows as CSV text (the sweep's points by default; the compare stage's frontier table too)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
