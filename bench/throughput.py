@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     params = {**load_params(), "profile": args.profile}
     model_name = settings.in_profile(params, "classifier_model", settings.ModelId)
     project = settings.training(params, f"profiles.{args.profile}.fine_tune",
-                                {"epochs": args.epochs, "max_train_samples": args.max_train_samples}, "bench arguments")
+                                {"epochs": args.epochs, "max_train_samples": args.max_train_samples}, "bench arguments",
+                                seed=args.seeds[0])[0]
     config = AutoConfig.from_pretrained(resolve_model(model_name))
     # fp32 (the book's path) and the project's precision, both on the device that trains
     dtypes = {k: DTYPES[k] for k in dict.fromkeys(("fp32", project.precision))}

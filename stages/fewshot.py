@@ -4,8 +4,9 @@
 
 Reads profiles.<profile>.{setfit_model, setfit} and data.fewshot_seed; writes data/models/setfit/
 (the main samples_per_class model: body as safetensors, logistic-regression head as
-model_head.pkl), metrics/setfit.json (scores with bootstrap intervals) and
-data/predictions/setfit.jsonl (the main model's test predictions, one row a line).
+model_head.pkl; the first seed's), metrics/setfit.json (scores with bootstrap intervals; over several
+seeds their mean, sd and a pooled interval) and data/predictions/setfit.jsonl (the main model's test
+predictions, one row a line per seed).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from stages.lib import paths, settings
 from stages.lib.config import load_params, stage_main
 from stages.lib.fewshot import learning_curve
 from stages.lib.outputs import write_json, write_jsonl
+from stages.lib.seeds import describe
 
 
 @stage_main
@@ -21,16 +23,13 @@ def main() -> None:
     model, cfg, sample_seed = settings.setfit(params)  # prepare's sampler seed: the draws include its file
     main_n = cfg.main_samples_per_class
     print(f"setfit: {model} ({settings.profile_name(params)} profile), {cfg.samples_per_class} per class, "
-          f"{cfg.num_iterations} iterations, {cfg.num_epochs} epoch(s), precision {cfg.precision}")
+          f"{cfg.num_iterations} iterations, {cfg.num_epochs} epoch(s), precision {cfg.precision}, seeds {cfg.seeds}")
     metrics, predictions = learning_curve(
-        model, paths.SENTIMENT, paths.FEWSHOT, cfg.samples_per_class, main_n, cfg.training_args(), sample_seed,
-        f"profiles.{settings.profile_name(params)}.setfit", settings.bootstrap(params), paths.SETFIT.model,
-        cfg.max_eval_samples, cfg.precision)
+        model, paths.SENTIMENT, paths.FEWSHOT, cfg.samples_per_class, main_n, cfg, sample_seed,
+        f"profiles.{settings.profile_name(params)}.setfit", settings.bootstrap(params), paths.SETFIT.model)
     write_jsonl(paths.SETFIT.predictions, predictions)
     write_json(paths.SETFIT.metrics, metrics)
-    low, high = metrics["test_f1_ci95"]
-    print(f"setfit: {main_n} per class: test F1 {metrics['test_f1']:.3f} (95% CI {low:.3f}-{high:.3f}), "
-          f"accuracy {metrics['test_accuracy']:.3f}")
+    print(f"setfit: {main_n} per class: test F1 {describe(metrics, 'test_f1')}, accuracy {metrics['test_accuracy']:.3f}")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ the mlm-pretrain checkpoint).
 Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>}; a run may set its own `model`
 (a Hub id or folder) and override fine_tune keys. `from_mlm` is the top-level `from_mlm` section
 (profile-independent, so that dvc.yaml can declare its `model` folder as a dependency). Writes
-data/models/fine_tune/<run>/ (model + tokenizer, safetensors; LoRA adapters merged in),
-metrics/fine_tune/<run>.json (scores with bootstrap intervals), data/predictions/fine_tune/<run>.jsonl
-(one test row a line) and DVCLive training curves under metrics/live/fine_tune/<run>/.
+data/models/fine_tune/<run>/ (the first seed's model + tokenizer, safetensors; LoRA adapters merged
+in), metrics/fine_tune/<run>.json (scores with bootstrap intervals; over several seeds their mean, sd
+and a pooled interval), data/predictions/fine_tune/<run>.jsonl (one test row a line per seed) and
+DVCLive training curves under metrics/live/fine_tune/<run>/ (the first seed's).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import argparse
 
 from stages.lib import paths, settings
 from stages.lib.config import load_params, stage_main
+from stages.lib.seeds import describe
 from stages.lib.sentiment import SentimentTask
 from stages.lib.training import run
 
@@ -28,14 +30,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run", help="a key of profiles.<profile>.runs, or from_mlm")
     name = parser.parse_args(argv).run
     params = load_params()
-    model, spec, hp = settings.fine_tune_run(params, name)
+    model, spec, hps = settings.fine_tune_run(params, name)
+    hp = hps[0]
     print(f"fine-tune[{name}]: {model} ({settings.profile_name(params)} profile), {spec}, "
-          f"lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}")
-    task = SentimentTask(spec, settings.bootstrap(params), where=settings.run_path(params, name))
-    metrics = run(params, f"fine-tune/{name}", task, model, hp, paths.SENTIMENT, paths.fine_tune(name), spec=spec)
-    low, high = metrics["test_f1_ci95"]
-    print(f"fine-tune[{name}]: test F1 {metrics['test_f1']:.3f} (95% CI {low:.3f}-{high:.3f}), "
-          f"accuracy {metrics['test_accuracy']:.3f}, {metrics['trainable_params']:,} trainable parameters")
+          f"lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}, seeds {[h.seed for h in hps]}")
+    bootstrap = settings.bootstrap(params)
+    task = SentimentTask(spec, bootstrap, where=settings.run_path(params, name))
+    metrics = run(params, f"fine-tune/{name}", task, model, hps, paths.SENTIMENT, paths.fine_tune(name), bootstrap,
+                  spec=spec)
+    print(f"fine-tune[{name}]: test F1 {describe(metrics, 'test_f1')}, accuracy {metrics['test_accuracy']:.3f}, "
+          f"{metrics['trainable_params']:,} trainable parameters")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from stages.lib import paths, settings
 from stages.lib.checkpoints import for_stage
 from stages.lib.config import load_params, stage_main
 from stages.lib.outputs import atomic_dir, write_json, write_jsonl
+from stages.lib.seeds import tagged
 from stages.lib.sentiment import SentimentTask
 from stages.lib.settings import FreezeSpec
 from stages.lib.training import train_and_evaluate
@@ -39,7 +40,7 @@ def main() -> None:
             # the sweep reads test scores only: no time spent on the validation split
             task = SentimentTask(spec, bootstrap, ("test",), f"profiles.{settings.profile_name(params)}.sweep")
             metrics = train_and_evaluate(task, model, hp, paths.SENTIMENT, checkpoints=checkpoints)
-            kept = {"metrics": metrics, "predictions": task.predictions}
+            kept = {"metrics": metrics, "predictions": tagged({seed: task.predictions["test"]})}
             checkpoints.keep_result(kept)
         else:
             print(f"{step}: {k} frozen, seed {seed}: done in an interrupted run")

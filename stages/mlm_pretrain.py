@@ -22,7 +22,7 @@ def main() -> None:
     print(f"mlm-pretrain: {model} ({settings.profile_name(params)} profile), {hp.masking} masking at "
           f"{hp.mlm_probability}, lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}")
     task = MlmTask(hp, probes.probes, probes.top_k)
-    m = run(params, "mlm-pretrain", task, model, hp, paths.SENTIMENT, paths.MLM)
+    m = run(params, "mlm-pretrain", task, model, [hp], paths.SENTIMENT, paths.MLM)
     print(f"mlm-pretrain: test perplexity {m['test_perplexity_before']:.1f} -> {m['test_perplexity_after']:.1f}")
     for probe in task.report["probes"]:
         print(f"  {probe['sentence']}: {[t['token'] for t in probe['before']]} -> "

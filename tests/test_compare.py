@@ -71,3 +71,13 @@ def test_lora_is_set_against_the_run_nearest_in_size_on_a_log_scale():
     rows = {"a": {"trainable_params": 1_000}, "b": {"trainable_params": 100_000}}
     assert nearest_in_size(rows, 11_000) == "b"  # past the geometric midpoint, 10,000 (linearly a is nearer)
     assert nearest_in_size(rows, 9_000) == "a"
+
+
+def test_a_run_of_several_seeds_pairs_by_its_mean(tmp_path):
+    gold = [1, 0] * 50
+    write(tmp_path, "a", [{"seed": s, **r} for s, preds in ((1, gold), (2, [1] * 100)) for r in rows(preds)])
+    write(tmp_path, "b", rows([1] * 100))
+    c = paired("a", "b", bootstrap_settings(), tmp_path)
+    assert c["seeds"] == [2, 1] and c["units"] == 100
+    assert c["difference"] == pytest.approx((1.0 + 2 / 3) / 2 - 2 / 3)  # mean of a's seeds minus b
+    assert set(read_predictions(tmp_path / "a.jsonl")) == {1, 2}

@@ -3,11 +3,14 @@ import pytest
 from stages.lib import data
 from stages.lib.config import PipelineError
 from stages.lib.fewshot import check_prepared, contrastive_pairs, draw_samples, learning_curve, train_setfit
+from stages.lib.settings import SetFit
 from tests.conftest import bootstrap_settings
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 WHERE = "profiles.smoke.setfit"
 TINY = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42}
+SETTINGS = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42], "samples_per_class": [4],
+            "main_samples_per_class": 4, "max_eval_samples": 32, "precision": "fp32"}
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +61,14 @@ def test_tiny_end_to_end_run(prepared, tmp_path):
 
     out = tmp_path / "models" / "setfit"
     metrics, predictions = learning_curve(MINILM, prepared / "rotten_tomatoes", prepared / "fewshot", [4], 4,
-                                          TINY, 42, WHERE, bootstrap_settings(), out, max_eval_samples=32)
+                                          SetFit(**{**SETTINGS, "seeds": [42, 7]}), 42, WHERE, bootstrap_settings(), out)
     test = data.read_split(prepared / "rotten_tomatoes", "test")
-    assert len(predictions) == 32 and all(test[p["row"]]["label"] == p["gold"] for p in predictions)
+    assert len(predictions) == 64 and all(test[p["row"]]["label"] == p["gold"] for p in predictions)
+    assert [p["seed"] for p in predictions] == [42] * 32 + [7] * 32
     low, high = metrics["test_f1_ci95"]
     assert 0 <= low <= metrics["test_f1"] <= high <= 1
+    assert metrics["seeds"] == [42, 7] and len(metrics["test_f1_seeds"]) == 2  # mean of two seeds' models
+    assert metrics["test_f1"] == pytest.approx(sum(metrics["test_f1_seeds"]) / 2)
     assert metrics["trainable_params"] > 22_000_000  # the whole MiniLM body and the head
     assert metrics["test_rows"] == 32 and metrics["samples_per_class"] == 4
     assert metrics["contrastive_pairs"] == 2 * 2 * 8

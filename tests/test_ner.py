@@ -71,12 +71,16 @@ def ner_params(profile: dict, probes: dict | None = None) -> dict:
 
 
 def test_settings_name_the_bad_parameter():
-    profile = {"ner_model": "m", "ner": {**HP, "label_all_subtokens": True}}
-    assert settings.ner(ner_params(profile))[1].label_all_subtokens is True
+    seeded = {k: v for k, v in HP.items() if k != "seed"}
+    profile = {"ner_model": "m", "ner": {**seeded, "seeds": [42, 43], "label_all_subtokens": True}}
+    model, hps, _ = settings.ner(ner_params(profile))
+    assert [hp.seed for hp in hps] == [42, 43] and hps[1].label_all_subtokens is True
     with pytest.raises(PipelineError, match="profiles.cpu.ner.label_all_subtokens = 'yes' is invalid"):
-        settings.ner(ner_params({**profile, "ner": {**HP, "label_all_subtokens": "yes"}}))
+        settings.ner(ner_params({**profile, "ner": {**profile["ner"], "label_all_subtokens": "yes"}}))
     with pytest.raises(PipelineError, match="profiles.cpu.ner.batch_size = 0 is invalid"):
-        settings.ner(ner_params({**profile, "ner": {**HP, "batch_size": 0, "label_all_subtokens": False}}))
+        settings.ner(ner_params({**profile, "ner": {**profile["ner"], "batch_size": 0}}))
+    with pytest.raises(PipelineError, match=r"profiles.cpu.ner.seed: write seeds, a list \(e.g. seeds: \[42\]\)"):
+        settings.ner(ner_params({**profile, "ner": {**HP, "label_all_subtokens": True}}))
     with pytest.raises(PipelineError, match="profiles.cpu.ner_model is missing"):
         settings.ner(ner_params({"ner": profile["ner"]}))
     with pytest.raises(PipelineError, match="ner.probe_sentences is missing"):
@@ -91,7 +95,7 @@ def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
     task = ner.NerTask(True, sentences, bootstrap_settings())
     metrics = train_and_evaluate(task, "sentence-transformers/all-MiniLM-L6-v2", hp, data,
                                  RunOutputs(tmp_path / "ner.json", tmp_path / "model"))
-    write_jsonl(tmp_path / "pred.jsonl", task.predictions)
+    write_jsonl(tmp_path / "pred.jsonl", task.predictions["test"])
     assert metrics["train_samples"] == 16 and metrics["test_sentences"] == 8
     for key in ("entity_f1", "entity_precision", "entity_recall", "entity_f1_strict", "book_token_f1",
                 "f1_PER", "f1_ORG", "f1_LOC", "f1_MISC"):
@@ -122,7 +126,7 @@ def test_the_repository_params_define_ner_for_every_profile():
     params = load_params(REPO / "params.yaml")
     for name in ("book", "cpu", "smoke"):
         settings.ner({**params, "profile": name})
-    assert settings.ner({**params, "profile": "book"})[1].label_all_subtokens is True  # the book's alignment
+    assert settings.ner({**params, "profile": "book"})[1][0].label_all_subtokens is True  # the book's alignment
     assert "My name is Maarten." in settings.ner(params)[2].probe_sentences
 
 

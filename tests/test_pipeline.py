@@ -1,5 +1,5 @@
 """End to end: the real `dvc repro` of the whole pipeline in a temporary copy of the repository,
-on the smoke profile with a 2 x 2 freeze sweep, offline (HF_HUB_OFFLINE=1, and every Python process
+on the smoke profile with a 2 x 2 freeze sweep and two seeds for the full run, SetFit and NER, offline (HF_HUB_OFFLINE=1, and every Python process
 behind a network guard: tests/netguard), from the raw files."""
 import json
 import re
@@ -13,6 +13,7 @@ from tests.conftest import REPO, copy_repo, offline_env
 NETGUARD = REPO / "tests" / "netguard"
 
 RUNS = ("full", "head_only", "first_blocks", "from_mlm", "lora_r4", "lora_r16")
+SEEDS = {"fine_tune/full": 2, "setfit": 2, "ner": 2}  # predictions files of two seeds (the fixture's overrides)
 
 
 def sh(*cmd, cwd, env, expect_failure=False):
@@ -29,7 +30,9 @@ def smoke_repo(tmp_path_factory, raw_dir):
     repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
     apply_overrides(repo / "params.yaml", ["profile=smoke", f"data.raw_dir={raw_dir}",  # as `dvc exp run -S`
                                            "profiles.smoke.sweep.frozen_blocks=[0,6]",
-                                           "profiles.smoke.sweep.seeds=[1,2]"])
+                                           "profiles.smoke.sweep.seeds=[1,2]",
+                                           "+profiles.smoke.runs.full.seeds=[42,43]",  # a run's own seeds (a new key: +)
+                                           "profiles.smoke.setfit.seeds=[42,43]", "profiles.smoke.ner.seeds=[42,43]"])
 
     # every Python process of the run (dvc, each stage) loads tests/netguard/sitecustomize.py:
     # network access is refused and logged to NETGUARD_LOG
@@ -64,6 +67,11 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
         assert m["train_peak_memory_mb"] > 100  # the process's own peak, MiB
         assert 0.0 < m["train_loss"] < 5.0 and m["train_samples"] == 64
         assert m["train_samples_per_second"] > 0
+    # two seeds: the mean, each seed's value and their spread; the interval pools both seeds' predictions
+    full = metrics["full"]
+    assert full["seeds"] == [42, 43] and "seeds" not in metrics["head_only"]
+    for key in ("test_f1", "validation_accuracy"):
+        assert full[key] == pytest.approx(sum(full[f"{key}_seeds"]) / 2) and full[f"{key}_sd"] >= 0
     # MiniLM: 384-wide pooled output -> 2 labels; the head alone trains in head_only
     assert metrics["head_only"]["trainable_params"] == 384 * 2 + 2
     assert metrics["head_only"]["trainable_params"] < metrics["first_blocks"]["trainable_params"] \
@@ -105,9 +113,9 @@ def test_ner_outputs(smoke_repo):
         assert 0.0 <= m[key] <= 1.0
     assert m["train_samples"] == 64 and m["test_sentences"] == 64
     lines = (repo / "data/predictions/ner.jsonl").read_text().splitlines()
-    assert len(lines) == 64
+    assert len(lines) == 64 * 2 and m["seeds"] == [42, 43] and len(m["test_entity_f1_seeds"]) == 2
     first = json.loads(lines[0])
-    assert set(first) == {"row", "tokens", "gold", "pred"} and len(first["tokens"]) == len(first["pred"])
+    assert set(first) == {"seed", "row", "tokens", "gold", "pred"} and len(first["tokens"]) == len(first["pred"])
     low, high = m["test_entity_f1_ci95"]
     assert low <= m["test_entity_f1"] <= high
     probes = json.loads((repo / "metrics/ner_probes.json").read_text())["probes"]
@@ -126,13 +134,14 @@ def test_predictions_line_up_with_the_test_split(smoke_repo):
     rows = {}
     for name in files:
         rows[name] = [json.loads(line) for line in (repo / f"data/predictions/{name}.jsonl").read_text().splitlines()]
-        assert len(rows[name]) == 64, name  # max_eval_samples
+        seeds = SEEDS.get(name, 1)
+        assert len(rows[name]) == 64 * seeds, name  # max_eval_samples, for each seed
         for r in rows[name]:
             assert r["gold"] == test["label"][r["row"]] and r["pred"] == max((0, 1), key=lambda c: r["probs"][c])
-        assert [r["row"] for r in rows[name]] == [r["row"] for r in rows["fine_tune/full"]], name  # pairable
+        assert [r["row"] for r in rows[name]] == [r["row"] for r in rows["fine_tune/full"]][:64 * seeds], name  # pairable
         m = json.loads((repo / "metrics" / ("setfit.json" if name == "setfit" else f"{name}.json".replace(
             "freeze_sweep/", "freeze_sweep/points/"))).read_text())
-        accuracy = sum(r["gold"] == r["pred"] for r in rows[name]) / 64
+        accuracy = sum(r["gold"] == r["pred"] for r in rows[name]) / (64 * seeds)  # the mean over seeds
         assert m["test_accuracy"] == pytest.approx(accuracy), name
 
 
@@ -154,6 +163,7 @@ def test_comparisons_and_frontier(smoke_repo):
             (repo / "metrics" / (c["a"] + ".json").replace("freeze_sweep/", "freeze_sweep/points/")).read_text())
         assert c["difference"] == pytest.approx(first["test_f1"] - other["test_f1"]), name
         assert c["ci95"][0] <= c["difference"] <= c["ci95"][1] and 0 < c["p_value"] <= 1 and c["units"] == 64
+        assert c["seeds"] == [SEEDS.get(c["a"], 1), SEEDS.get(c["b"], 1)]
     lines = (repo / "metrics/frontier.csv").read_text().splitlines()
     assert lines[0] == "method,kind,trainable_params,log10_trainable_params,train_seconds,f1,f1_low,f1_high"
     kinds = [line.split(",")[1] for line in lines[1:]]

@@ -13,7 +13,7 @@ HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01
       "precision": "fp32", "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
       "logging_steps": 50}
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-SETFIT = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42,
+SETFIT = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42],
           "samples_per_class": [4, 8], "main_samples_per_class": 8, "max_eval_samples": 64, "precision": "fp32"}
 
 
@@ -40,7 +40,7 @@ def test_every_profile_validates_for_every_stage(params, profile):
 def test_book_values(params):
     book = {**params, "profile": "book"}
     assert settings.fine_tune_run(book, "first_blocks")[1] == FreezeSpec(freeze_embeddings=True, frozen_blocks=10)
-    assert settings.fine_tune_run(book, "full")[2].learning_rate == 2e-5
+    assert settings.fine_tune_run(book, "full")[2][0].learning_rate == 2e-5
     model, cfg, _ = settings.setfit(book)
     assert model == "sentence-transformers/all-mpnet-base-v2"
     assert (cfg.num_epochs, cfg.num_iterations, cfg.main_samples_per_class) == (3, 20, 16)
@@ -83,9 +83,9 @@ def test_auto_precision_is_resolved_for_this_machine():
 # ---- fine-tune runs ------------------------------------------------------------------------
 
 def test_a_run_may_override_training_keys(params):
-    model, spec, hp = settings.fine_tune_run(params, "head_only")
+    model, spec, (hp,) = settings.fine_tune_run(params, "head_only")
     assert spec.head_only and hp.learning_rate == 1e-3
-    assert settings.fine_tune_run(params, "full")[2].learning_rate == params["profiles"]["cpu"]["fine_tune"]["learning_rate"]
+    assert settings.fine_tune_run(params, "full")[2][0].learning_rate == params["profiles"]["cpu"]["fine_tune"]["learning_rate"]
 
 
 def test_a_bad_override_names_the_run(params):
@@ -125,6 +125,39 @@ def test_bad_freeze_params_name_the_parameter(params, run, message):
         settings.fine_tune_run(params, "x")
 
 
+def test_seeds_make_one_run_each_and_a_run_may_set_its_own(params):
+    params["profiles"]["cpu"]["fine_tune"]["seeds"] = [42, 43, 44]   # as -S profiles.cpu.fine_tune.seeds=[42,43,44]
+    assert [hp.seed for hp in settings.fine_tune_run(params, "full")[2]] == [42, 43, 44]
+    params["profiles"]["cpu"]["runs"]["full"]["seeds"] = [7]
+    (hp,) = settings.fine_tune_run(params, "full")[2]
+    assert hp.seed == 7 and [h.seed for h in settings.fine_tune_run(params, "head_only")[2]] == [42, 43, 44]
+    assert settings.sweep_point(params, settings.sweep(params)[1], 5).seed == 5  # the sweep's own seeds
+
+
+@pytest.mark.parametrize("where, value, message", [
+    ("fine_tune", {"seeds": []}, r"profiles.cpu.fine_tune.seeds = \[\] is invalid; accepted: a list of distinct integers"),
+    ("fine_tune", {"seeds": [1, 1]}, r"profiles.cpu.fine_tune.seeds = \[1, 1\] is invalid"),
+    ("fine_tune", {"seeds": 42}, r"profiles.cpu.fine_tune.seeds = 42 is invalid"),
+    ("fine_tune", {"seed": 42}, r"profiles.cpu.fine_tune.seed: write seeds, a list \(e.g. seeds: \[42\]\)"),
+    ("runs.full", {"seeds": ["a"]}, r"profiles.cpu.runs.full.seeds = \['a'\] is invalid"),
+    ("runs.full", {"seed": 1}, r"profiles.cpu.runs.full: unknown key\(s\) seed; accepted: .*, seeds$"),
+])
+def test_bad_seeds_name_the_param(params, where, value, message):
+    section = params["profiles"]["cpu"]
+    for key in where.split("."):
+        section = section[key]
+    section.update(value)
+    if "seed" in value:
+        section.pop("seeds", None)
+    with pytest.raises(PipelineError, match=f"^params.yaml: {message}"):
+        settings.fine_tune_run(params, "full")
+    params["profiles"]["cpu"]["fine_tune"].pop("seeds", None)
+    params["profiles"]["cpu"]["fine_tune"].pop("seed", None)
+    if where == "fine_tune":
+        with pytest.raises(PipelineError, match=r"profiles.cpu.fine_tune.seeds is missing"):
+            settings.fine_tune_run(params, "full")
+
+
 # ---- the sweep -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("section, message", [
@@ -134,6 +167,8 @@ def test_bad_freeze_params_name_the_parameter(params, run, message):
     ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": "yes", "fine_tune": {}}, "freeze_embeddings"),
     ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}, "points": 3}, "unknown"),
     ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {"epoch": 1}}, "fine_tune: unknown"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {"seeds": [2]}},
+     "fine_tune.seeds: the sweep's seeds are profiles.cpu.sweep.seeds"),
 ])
 def test_a_bad_sweep_section_names_the_param(section, message):
     with pytest.raises(PipelineError, match=f"params.yaml: profiles.cpu.sweep.*{message}"):

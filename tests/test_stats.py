@@ -67,3 +67,21 @@ def test_unequal_units_are_refused():
     with pytest.raises(ValueError, match="same units"):
         stats.paired(stats.classification_units(GOLD, GOLD), stats.classification_units(GOLD[:10], GOLD[:10]),
                      "f1", 1000, 0)
+
+
+def test_a_paired_comparison_of_seeds_compares_their_means():
+    """A side with several seeds counts by its mean; a side with fewer is repeated, which changes
+    nothing: A (two seeds) vs B (one) is the mean of A's F1s minus B's, and A's seeds repeated
+    twice give the same test."""
+    a1, a2, b = (stats.classification_units(GOLD, np.where(RNG.random(1000) < p, GOLD, 1 - GOLD))
+                 for p in (0.9, 0.85, 0.6))
+    both = np.stack([a1, a2])
+    result = stats.paired(both, b, "f1", 1000, 0)
+    expected = (stats.f1(a1.sum(0)) + stats.f1(a2.sum(0))) / 2 - stats.f1(b.sum(0))
+    assert result["difference"] == pytest.approx(expected)
+    assert result["ci95"][0] > 0 and result["p_value"] < 0.01
+    repeated = stats.paired(np.concatenate([both, both]), b, "f1", 1000, 0)
+    assert repeated["difference"] == pytest.approx(result["difference"]) and repeated["p_value"] == result["p_value"]
+    assert repeated["ci95"] == pytest.approx(result["ci95"])
+    with pytest.raises(ValueError, match="the same units"):
+        stats.paired(both, b[:10], "f1", 1000, 0)

@@ -12,40 +12,40 @@ from stages.lib.config import PipelineError
 from stages.lib.paths import PREDICTIONS
 
 
-def read_predictions(path: Path) -> list[dict]:
-    """A predictions file (one JSON object a line), sorted by row."""
+def read_predictions(path: Path) -> dict[int | None, list[dict]]:
+    """A predictions file (one JSON object a line) by seed, each seed's lines sorted by row."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path} not found: run the stage that writes it first (dvc repro)")
     try:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except ValueError as e:
         raise PipelineError(f"{path}: not JSON Lines ({e})") from None
-    return sorted(rows, key=lambda r: r["row"])
+    by_seed: dict[int | None, list[dict]] = {}
+    for line in sorted(lines, key=lambda r: r["row"]):
+        by_seed.setdefault(line.get("seed"), []).append(line)
+    return by_seed
 
 
-def units(rows: list[dict]) -> tuple[str, np.ndarray]:
-    """(headline metric, per-unit counts): tag sequences are NER (entity F1), labels classification (F1)."""
-    gold, pred = [r["gold"] for r in rows], [r["pred"] for r in rows]
-    if rows and isinstance(gold[0], list):
-        return "entity_f1", stats.entity_units(gold, pred)
-    return "f1", stats.classification_units(gold, pred)
+def units(by_seed: dict[int | None, list[dict]], rows: set[int]) -> tuple[str, np.ndarray]:
+    """(headline metric, counts as (seeds, units, 4)) of the lines of `rows`."""
+    tables = [stats.units_of([line for line in lines if line["row"] in rows]) for lines in by_seed.values()]
+    return next(iter(tables[0][0])), np.stack([table for _, table in tables])
 
 
 def paired(a: str, b: str, bootstrap, folder: Path = PREDICTIONS) -> dict:
     """Run `a` against run `b` (names of predictions files under `folder`, without .jsonl), on the
     test rows both scored: with different max_eval_samples the smaller subset's rows (the same seeded
-    draw) are all in the larger one."""
-    rows_a, rows_b = (read_predictions(Path(folder) / f"{name}.jsonl") for name in (a, b))
-    common = {r["row"] for r in rows_a} & {r["row"] for r in rows_b}
+    draw) are all in the larger one. A run with several seeds counts by its mean over them."""
+    runs = [read_predictions(Path(folder) / f"{name}.jsonl") for name in (a, b)]
+    scored = [set.intersection(*({line["row"] for line in lines} for lines in run.values())) for run in runs]
+    common = scored[0] & scored[1]
     if len(common) < 2:
-        raise PipelineError(f"{a} and {b} were scored on different test rows ({len(rows_a)} and {len(rows_b)} "
+        raise PipelineError(f"{a} and {b} were scored on different test rows ({len(scored[0])} and {len(scored[1])} "
                             f"rows, {len(common)} in common); pair runs scored on the same rows")
-    rows_a, rows_b = ([r for r in rows if r["row"] in common] for rows in (rows_a, rows_b))
-    metric, units_a = units(rows_a)
-    _, units_b = units(rows_b)
+    (metric, units_a), (_, units_b) = (units(run, common) for run in runs)
     result = stats.paired(units_a, units_b, "f1", bootstrap.resamples, bootstrap.seed)
-    return {"a": a, "b": b, "metric": metric, "units": len(rows_a), **result}
+    return {"a": a, "b": b, "metric": metric, "units": len(common), "seeds": [len(run) for run in runs], **result}
 
 
 def reading(comparison: dict) -> str:

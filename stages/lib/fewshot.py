@@ -7,8 +7,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-
-from stages.lib import precision
+from stages.lib import precision, seeds
 from stages.lib.config import PipelineError
 from stages.lib.data import EVAL_ROWS_SEED, SENTIMENT_LABELS, fewshot_sample, read_split, subset, with_row_ids
 from stages.lib.memory import PeakMemory
@@ -104,31 +103,35 @@ def save_model(model, out: Path) -> None:
 
 
 def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
-                   hp: dict, sample_seed: int, where: str, bootstrap, model_out: Path | None = None,
-                   max_eval_samples: int | None = None, mixed: str = "fp32") -> tuple[dict, list[dict]]:
-    """Train one SetFit model per n in `sizes` (n examples per class) and score each on the test split
-    (a seeded subset of max_eval_samples rows when given), with bootstrap intervals (`bootstrap`: a
-    settings.Bootstrap). Returns the metrics (the main n's scores at the top level) and the main n's
-    test predictions; its model is saved to `model_out` when given."""
+                   cfg, sample_seed: int, where: str, bootstrap, model_out: Path | None = None) -> tuple[dict, list[dict]]:
+    """Train one SetFit model per n in `sizes` (n examples per class) and seed in cfg.seeds (`cfg`: a
+    settings.SetFit) and score each on the test split (a seeded subset of cfg.max_eval_samples rows when
+    given), with bootstrap intervals (`bootstrap`: a settings.Bootstrap); several seeds are combined
+    by stages.lib.seeds. Returns the metrics (the main n's scores at the top level) and the main n's
+    test predictions of every seed; the first seed's main model is saved to `model_out` when given."""
     train = read_split(data_dir, "train").to_dict()
-    test = subset(with_row_ids(read_split(data_dir, "test")), max_eval_samples, EVAL_ROWS_SEED)
+    test = subset(with_row_ids(read_split(data_dir, "test")), cfg.max_eval_samples, EVAL_ROWS_SEED)
     samples = draw_samples(train, sizes, sample_seed, where)
     check_prepared(samples, read_split(fewshot_dir, "train").to_dict())
 
-    curve, predictions = {}, []
+    curve, predictions = {}, {}
     for n in sizes:
-        trainer, seconds, peak_mb = train_setfit(model_name, samples[n], hp, mixed)
-        with precision.autocast(mixed):
-            probs = trainer.model.predict_proba(test["text"], as_numpy=True)
-        scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap)
-        row = curve[str(n)] = {**{f"test_{k}": v for k, v in scores.items()},
-                               "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds,
-                               "train_peak_memory_mb": peak_mb, "trainable_params": trainable_params(trainer.model)}
-        print(f"setfit: {n} per class: test F1 {row['test_f1']:.3f}, {row['contrastive_pairs']:,} pairs, "
-              f"{seconds:.0f} s")
-        if n == main_n:
-            predictions = rows
-            if model_out is not None:
+        runs = {}
+        for seed in cfg.seeds:
+            trainer, seconds, peak_mb = train_setfit(model_name, samples[n], cfg.training_args(seed), cfg.precision)
+            with precision.autocast(cfg.precision):
+                probs = trainer.model.predict_proba(test["text"], as_numpy=True)
+            scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap)
+            runs[seed] = ({**{f"test_{k}": v for k, v in scores.items()},
+                           "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds,
+                           "train_peak_memory_mb": peak_mb, "trainable_params": trainable_params(trainer.model)},
+                          {"test": rows})
+            print(f"setfit: {n} per class, seed {seed}: test F1 {scores['f1']:.3f}, "
+                  f"{runs[seed][0]['contrastive_pairs']:,} pairs, {seconds:.0f} s")
+            if n == main_n and seed == cfg.seeds[0] and model_out is not None:
                 save_model(trainer.model, model_out)
-    return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test), **precision.as_metrics(mixed),
-            "learning_curve": curve}, predictions
+        curve[str(n)] = seeds.combine(runs, bootstrap)
+        if n == main_n:
+            predictions = {seed: rows["test"] for seed, (_, rows) in runs.items()}
+    return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test),
+            **precision.as_metrics(cfg.precision), "learning_curve": curve}, seeds.tagged(predictions)

@@ -114,8 +114,8 @@ class NerTask(Task):
         gold = [[NER_TAGS[i] for i in tags] for tags in words["ner_tags"]]
         pred = [word_tags(p, w, len(g)) for p, w, g in zip(token_preds, test["word_ids"], gold)]
         # one line per sentence, tags as strings
-        self.predictions = [{"row": r, "tokens": t, "gold": g, "pred": p}
-                            for r, t, g, p in zip(words["row"], words["tokens"], gold, pred, strict=True)]
+        self.predictions = {"test": [{"row": r, "tokens": t, "gold": g, "pred": p}
+                                     for r, t, g, p in zip(words["row"], words["tokens"], gold, pred, strict=True)]}
         self.probes = extract_entities(trainer.model, trainer.processing_class, self.probe_sentences)
         ci = stats.ci95(stats.entity_units(gold, pred), "f1", self.bootstrap.resamples, self.bootstrap.seed)
         return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred).items()}, "test_entity_f1_ci95": ci,

@@ -32,13 +32,12 @@ class SentimentTask(Task):
     def evaluate(self, trainer, evals: dict) -> dict:
         import torch
 
-        scores = {}
+        scores, self.predictions = {}, {}
         for split, (rows, tokenized) in evals.items():
             out = trainer.predict(tokenized)
             probs = torch.softmax(torch.as_tensor(out.predictions, dtype=torch.float32), dim=-1).numpy()
-            split_scores, predictions = score_classifier(rows["row"], out.label_ids.tolist(), probs, self.bootstrap)
-            if split == "test":
-                self.predictions = predictions
+            split_scores, self.predictions[split] = score_classifier(rows["row"], out.label_ids.tolist(), probs,
+                                                                     self.bootstrap)
             scores.update({f"{split}_{name}": value for name, value in split_scores.items()})
         return scores
 

@@ -44,7 +44,8 @@ class Section(BaseModel):
 
 
 class Training(Section):
-    """fine_tune (and the training keys of mlm_pretrain and ner): the Trainer's knobs."""
+    """One training run's knobs: fine_tune (and mlm_pretrain, ner). fine_tune and ner hold a list
+    `seeds` instead of `seed`: one Training per seed (settings.training)."""
     learning_rate: Positive
     batch_size: PositiveInt
     epochs: Annotated[float, _accepts("a positive number", gt=0)]
@@ -67,16 +68,19 @@ class NerTraining(Training):
                                                   "I- label) | false (they are ignored by the loss)")]
 
 
+SEEDED_KEYS = [*(k for k in Training.model_fields if k != "seed"), "seeds"]  # fine_tune's keys in params.yaml
+
+
 class Overrides(Section):
     """A section that may also set fine_tune keys for its runs (validated against Training)."""
     model_config = ConfigDict(extra="allow")
 
     @model_validator(mode="after")
     def _only_training_keys(self):
-        unknown = set(self.model_extra) - set(Training.model_fields)
+        unknown = set(self.model_extra) - set(SEEDED_KEYS)
         if unknown:
             raise PydanticCustomError("unknown_keys", "unknown", {
-                "keys": sorted(unknown), "accepted": [*type(self).model_fields, *Training.model_fields]})
+                "keys": sorted(unknown), "accepted": [*type(self).model_fields, *SEEDED_KEYS]})
         return self
 
 
@@ -138,7 +142,7 @@ class SetFit(Section):
     num_epochs: PositiveInt
     num_iterations: PositiveInt
     batch_size: PositiveInt
-    seed: Seed
+    seeds: Seeds
     samples_per_class: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1), AfterValidator(_distinct),
                                  _accepts("a list of distinct positive integers (examples per class), e.g. [8, 16, 64]")]
     main_samples_per_class: int
@@ -153,9 +157,9 @@ class SetFit(Section):
             raise PydanticCustomError("invalid", "invalid", {"accepted": f"one of samples_per_class: {sizes}"})
         return value
 
-    def training_args(self) -> dict:
-        """setfit.TrainingArguments keywords."""
-        return self.model_dump(include={"num_epochs", "num_iterations", "batch_size", "seed"})
+    def training_args(self, seed: int) -> dict:
+        """setfit.TrainingArguments keywords of the run with `seed`."""
+        return {**self.model_dump(include={"num_epochs", "num_iterations", "batch_size"}), "seed": seed}
 
 
 class Data(Section):
@@ -193,10 +197,23 @@ class NerProbes(Section):
 FROM_MLM = "from_mlm"  # top-level, not per profile: dvc.yaml declares its model folder as a dependency
 
 
-def training(params: dict, path: str, overrides: dict, overrides_where: str, kind=Training):
-    """The training section at `path`, with `overrides` (from `overrides_where`) applied."""
-    base = section(params, path, kind)
-    return validate(kind, {**base.model_dump(), **overrides}, overrides_where)
+def training(params: dict, path: str, overrides: dict, overrides_where: str, kind=Training,
+             seed: int | None = None) -> list:
+    """One `kind` per seed: the training section at `path` (fine_tune, ner: a list `seeds`) with
+    `overrides` (from `overrides_where`, which may set its own `seeds`) applied; `seed` given: that
+    seed only."""
+    base = section(params, path, dict[str, Any])
+    if "seed" in base:  # (a run's overrides are checked by Overrides)
+        raise PipelineError(f"params.yaml: {path}.seed: write seeds, a list (e.g. seeds: [42])")
+    merged = {**base, **overrides}
+    where = overrides_where if "seeds" in overrides else path
+    if seed is None and "seeds" not in merged:
+        raise PipelineError(f"params.yaml: {path}.seeds is missing (a list of distinct integers, e.g. [42])")
+    seeds = [seed] if seed is not None else validate(Seeds, merged["seeds"], f"{where}.seeds")
+    base.pop("seeds", None)
+    merged.pop("seeds", None)
+    validate(kind, {**base, "seed": seeds[0]}, path)  # the section's own errors name the section
+    return [validate(kind, {**merged, "seed": s}, overrides_where) for s in seeds]
 
 
 def run_path(params: dict, run: str) -> str:
@@ -208,8 +225,9 @@ def run_path(params: dict, run: str) -> str:
     return FROM_MLM if run == FROM_MLM else f"{prof}.runs.{run}"
 
 
-def fine_tune_run(params: dict, run: str) -> tuple[str, FreezeSpec, Training]:
-    """(model id, freezing, hyperparameters) of a fine-tune run; a run may override fine_tune keys."""
+def fine_tune_run(params: dict, run: str) -> tuple[str, FreezeSpec, list[Training]]:
+    """(model id, freezing, hyperparameters per seed) of a fine-tune run; a run may override fine_tune
+    keys (seeds too)."""
     where = run_path(params, run)
     spec = section(params, where, Run)
     if run == FROM_MLM and spec.model is None:
@@ -220,7 +238,10 @@ def fine_tune_run(params: dict, run: str) -> tuple[str, FreezeSpec, Training]:
 
 def sweep(params: dict) -> tuple[str, Sweep]:
     """(model id, the profile's sweep plan)."""
-    return in_profile(params, "classifier_model", ModelId), in_profile(params, "sweep", Sweep)
+    plan, where = in_profile(params, "sweep", Sweep), f"profiles.{profile_name(params)}.sweep"
+    if "seeds" in plan.fine_tune.model_extra:
+        raise PipelineError(f"params.yaml: {where}.fine_tune.seeds: the sweep's seeds are {where}.seeds")
+    return in_profile(params, "classifier_model", ModelId), plan
 
 
 def sweep_grid(params: dict) -> tuple[list[int], list[int]]:
@@ -231,7 +252,7 @@ def sweep_grid(params: dict) -> tuple[list[int], list[int]]:
 def sweep_point(params: dict, plan: Sweep, seed: int) -> Training:
     """fine_tune with the sweep's overrides and the point's seed."""
     prof = f"profiles.{profile_name(params)}"
-    return training(params, f"{prof}.fine_tune", {**plan.fine_tune.model_extra, "seed": seed}, f"{prof}.sweep.fine_tune")
+    return training(params, f"{prof}.fine_tune", plan.fine_tune.model_extra, f"{prof}.sweep.fine_tune", seed=seed)[0]
 
 
 def stable_tolerance(params: dict) -> float:
@@ -243,8 +264,11 @@ def mlm(params: dict) -> tuple[str, MlmTraining, MlmProbes]:
             section(params, "mlm", MlmProbes))
 
 
-def ner(params: dict) -> tuple[str, NerTraining, NerProbes]:
-    return in_profile(params, "ner_model", ModelId), in_profile(params, "ner", NerTraining), section(params, "ner", NerProbes)
+def ner(params: dict) -> tuple[str, list[NerTraining], NerProbes]:
+    """(model id, hyperparameters per seed, probe sentences)."""
+    hps = training(params, f"profiles.{profile_name(params)}.ner", {}, f"profiles.{profile_name(params)}.ner",
+                   NerTraining)
+    return in_profile(params, "ner_model", ModelId), hps, section(params, "ner", NerProbes)
 
 
 def setfit(params: dict) -> tuple[str, SetFit, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.lib import precision
+from stages.lib import precision, seeds
 from stages.lib.checkpoints import Checkpoints, for_stage
 from stages.lib.data import EVAL_ROWS_SEED, read_split, subset, with_row_ids
 from stages.lib.memory import PeakMemory
@@ -18,7 +18,7 @@ class Task:
     eval_splits: tuple[str, ...] = ("test",)
     keep_columns = False  # pass dataset columns the model doesn't take on to the collator
     loss_fn = None        # (model, inputs) -> loss; None: the model's own loss
-    predictions: list[dict] = []  # per test unit, set by evaluate(): {"row", "gold", "pred", ...}
+    predictions: dict[str, list[dict]] = {}  # split -> per unit, set by evaluate(): {"row", "gold", "pred", ...}
 
     def load(self, model_name: str):
         """(tokenizer, model), the model ready to train (head added, layers frozen)."""
@@ -52,18 +52,30 @@ class Task:
         """The task's own outputs beside the metrics (outputs.extra), after evaluate()."""
 
 
-def run(params: dict, name: str, task: Task, model_name: str, hp, data_dir: Path, outputs: RunOutputs,
-        **fingerprint) -> dict:
-    """A stage's training run: resumable from its checkpoints (data/checkpoints/<name>/), then the
-    metrics, model, curves and the task's own outputs written, then the checkpoints dropped.
-    `fingerprint`: settings beyond `hp` that make another run (e.g. the freezing)."""
-    checkpoints = for_stage(params, name, data_dir, model_name, hp=hp, **fingerprint)
-    metrics = train_and_evaluate(task, model_name, hp, data_dir, outputs, checkpoints)
+def run(params: dict, name: str, task: Task, model_name: str, hps: list, data_dir: Path, outputs: RunOutputs,
+        bootstrap=None, **fingerprint) -> dict:
+    """A stage's training run, once per seed (`hps`: a settings.Training per seed), each resumable from
+    its checkpoints (data/checkpoints/<name>[/seed<S>]/); then the metrics (the seeds combined by
+    stages.lib.seeds with `bootstrap`), the test predictions of every seed, and the first seed's model,
+    curves and task outputs written; then the checkpoints dropped. `fingerprint`: settings beyond the
+    hyperparameters that make another run (e.g. the freezing)."""
+    runs, finished = {}, []
+    for i, hp in enumerate(hps):
+        if len(hps) > 1:
+            print(f"{name}: seed {hp.seed} ({i + 1}/{len(hps)})")
+        checkpoints = for_stage(params, name if len(hps) == 1 else f"{name}/seed{hp.seed}", data_dir, model_name,
+                                hp=hp, **fingerprint)
+        metrics = train_and_evaluate(task, model_name, hp, data_dir, outputs if i == 0 else None, checkpoints)
+        runs[hp.seed] = (metrics, task.predictions)
+        if i == 0:
+            task.write_outputs(outputs)  # of the saved model
+        finished.append(checkpoints)
+    metrics = seeds.combine(runs, bootstrap)
     write_json(outputs.metrics, metrics)
     if outputs.predictions is not None:
-        write_jsonl(outputs.predictions, task.predictions)
-    task.write_outputs(outputs)
-    checkpoints.finish()
+        write_jsonl(outputs.predictions, seeds.tagged({seed: predictions["test"] for seed, (_, predictions) in runs.items()}))
+    for checkpoints in finished:
+        checkpoints.finish()
     return metrics
 
 
