@@ -51,6 +51,8 @@ def test_predictions_of_every_seed_are_tagged():
 
 def test_the_log_line_says_how_many_seeds_and_their_spread():
     runs = {42: one_seed(0.8), 43: one_seed(0.7)}
-    text = seeds.describe(seeds.combine(runs, bootstrap_settings()), "test_f1")
-    assert "95% CI" in text and "mean of 2 seeds, sd" in text
+    combined = seeds.combine(runs, bootstrap_settings())
+    low, high = combined["test_f1_ci95"]
+    assert seeds.describe(combined, "test_f1") == (
+        f"{combined['test_f1']:.3f} [{low:.3f}, {high:.3f}] (mean of 2 seeds, sd {combined['test_f1_sd']:.3f})")
     assert "seeds" not in seeds.describe(runs[42][0], "test_f1")

@@ -47,11 +47,12 @@ def tagged(predictions: dict[int, list[dict]]) -> list[dict]:
 
 
 def describe(metrics: dict, score: str) -> str:
-    """`score` for a stage's log line: the value, its interval, and the seeds' spread when there are several."""
+    """`score` as logs and the report print it: "0.822 [0.795, 0.845]", plus "(mean of 3 seeds, sd 0.004)"
+    when several seeds were run."""
     text = f"{metrics[score]:.3f}"
     if f"{score}_ci95" in metrics:
         low, high = metrics[f"{score}_ci95"]
-        text += f" (95% CI {low:.3f}-{high:.3f})"
+        text += f" [{low:.3f}, {high:.3f}]"
     if f"{score}_sd" in metrics:
-        text += f", mean of {len(metrics['seeds'])} seeds, sd {metrics[f'{score}_sd']:.3f}"
+        text += f" (mean of {len(metrics['seeds'])} seeds, sd {metrics[f'{score}_sd']:.3f})"
     return text
