@@ -34,6 +34,8 @@ REF ?= main
 diff: $(STAMP)
 	python tools/metrics_diff.py $(REF)
 
-# The project's fine-tune path against the book's code path, side by side (~14 min on 2 cores).
+# The project's fine-tune path against the book's code path, side by side (~14 min on 2 cores);
+# then tools.predict against the plain transformers pipeline (~3 min).
 bench: $(STAMP)
 	python -m bench.throughput
+	python -m bench.predict
