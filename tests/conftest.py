@@ -44,13 +44,13 @@ def raw_dir(tmp_path_factory) -> Path:
     return dest
 
 
-def copy_repo(dest: Path) -> Path:
-    """The repository's code and params (tracked or untracked-not-ignored files, without dvc.lock,
-    metrics and tests) copied into `dest`: a workspace where tests can run stages."""
+def copy_repo(dest: Path, skip: tuple[str, ...] = ("dvc.lock", "metrics/", "tests/")) -> Path:
+    """The repository's files (tracked or untracked-not-ignored, by default without dvc.lock, metrics
+    and tests) copied into `dest`: a workspace where tests can run stages."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
     for name in files:
-        if name == "dvc.lock" or name.startswith(("metrics/", "tests/")) or not (REPO / name).is_file():
+        if name.startswith(skip) or not (REPO / name).is_file():
             continue
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, dest / name)
