@@ -42,8 +42,11 @@ def timed(fn, texts):
 
 
 def bench(kind: str, folder: Path, texts: list[str], batch_size: int) -> dict:
+    from transformers import pipeline
+
     predictor = predict.Predictor(folder, "auto", batch_size)
-    pipe = predictor.pipe
+    # the plain pipeline as a user builds it: its own default precision and window, not predict's
+    pipe = pipeline(predictor.pipe.task, model=str(folder), device=predictor.device)
     extra = {"top_k": None} if kind == "sentiment" else {"aggregation_strategy": "first"}
     plain, plain_rate = timed(lambda t: pipe(t, **extra), texts)
     batched, batched_rate = timed(lambda t: pipe(t, batch_size=batch_size, **extra), texts)
