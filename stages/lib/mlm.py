@@ -70,9 +70,12 @@ def masked_positions_loss(model, inputs: dict) -> torch.Tensor:
     many FLOPs as the whole encoder) and then ignores the ~85 % labelled -100; the mean
     cross-entropy over the masked tokens is the same either way."""
     labels = inputs["labels"]
-    hidden = model.base_model(**{k: v for k, v in inputs.items() if k != "labels"}).last_hidden_state
     masked = labels != -100
-    head = model.cls if hasattr(model, "cls") else model.lm_head  # BERT | MPNet, RoBERTa
+    head = getattr(model, "cls", None) or getattr(model, "lm_head", None)  # BERT | MPNet, RoBERTa, XLM-R
+    if head is None:  # heads of other families (DistilBERT, ELECTRA, DeBERTa, ModernBERT): the model's own loss
+        out = model(**inputs)
+        return out.loss if masked.any() else out.logits.sum() * 0.0
+    hidden = model.base_model(**{k: v for k, v in inputs.items() if k != "labels"}).last_hidden_state
     if not masked.any():  # possible on a tiny batch: no loss, but keep the graph connected
         return hidden.sum() * 0.0
     return torch.nn.functional.cross_entropy(head(hidden[masked]).float(), labels[masked])

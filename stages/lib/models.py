@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata as metadata
+import json
 import os
 import shutil
 import tempfile
@@ -98,10 +99,38 @@ def load_sequence_classifier(name: str, labels: tuple[str, ...]):
 
 
 def load_token_classifier(name: str, labels: tuple[str, ...]):
-    """(tokenizer, model with a per-token classification head over `labels`; see load_classifier)."""
+    """(tokenizer, model with a per-token classification head over `labels`; see load_classifier),
+    the tokenizer set to add a prefix space to each pre-split word (with_prefix_spaces)."""
     from transformers import AutoModelForTokenClassification
 
-    return load_classifier(AutoModelForTokenClassification, name, labels)
+    tokenizer, model = load_classifier(AutoModelForTokenClassification, name, labels)
+    return with_prefix_spaces(tokenizer), model
+
+
+def with_prefix_spaces(tokenizer):
+    """`tokenizer` with every byte-level pre-tokenizer adding a space before each word. Byte-level BPE
+    (RoBERTa, DeBERTa v1, ModernBERT) otherwise encodes pre-split words as if glued to the previous
+    one ("Ġlive" becomes "liv e"), silently; WordPiece and SentencePiece tokenizers are left as they are.
+    Set on the backend, so the saved tokenizer.json keeps it and inference reads words alike."""
+    from tokenizers import Tokenizer
+
+    backend = tokenizer.backend_tokenizer
+    state = json.loads(backend.to_str())
+
+    def visit(node):
+        if isinstance(node, dict):
+            if node.get("type") == "ByteLevel" and "add_prefix_space" in node:
+                node["add_prefix_space"] = True
+            for child in node.values():
+                visit(child)
+        elif isinstance(node, list):
+            for child in node:
+                visit(child)
+
+    if state.get("pre_tokenizer") is not None:
+        visit(state["pre_tokenizer"])
+        backend.pre_tokenizer = Tokenizer.from_str(json.dumps(state)).pre_tokenizer
+    return tokenizer
 
 
 def load_classifier(auto_class, name: str, labels: tuple[str, ...]):

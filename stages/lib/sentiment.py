@@ -4,8 +4,8 @@ accuracy, each with its bootstrap interval."""
 from __future__ import annotations
 
 from stages.lib.data import SENTIMENT_LABELS
-from stages.lib.freezing import apply_freezing, count_parameters, encoder_blocks
-from stages.lib.lora import apply_lora, merged
+from stages.lib.freezing import apply_freezing, count_parameters
+from stages.lib.lora import apply_lora, merged, unwrap
 from stages.lib.metrics import score_classifier
 from stages.lib.models import load_sequence_classifier
 from stages.lib.settings import Bootstrap, FreezeSpec
@@ -20,7 +20,7 @@ class SentimentTask(Task):
 
     def load(self, model_name: str):
         tokenizer, model = load_sequence_classifier(model_name, SENTIMENT_LABELS)
-        apply_freezing(model, self.spec)
+        apply_freezing(model, self.spec, self.where)
         if self.spec.lora is not None:
             model = apply_lora(model, self.spec.lora, f"{self.where}.lora")
         return tokenizer, model
@@ -43,7 +43,7 @@ class SentimentTask(Task):
 
     def describe(self, model) -> dict:
         spec = self.spec
-        return {"total_blocks": len(encoder_blocks(model)), "head_only": int(spec.head_only),
+        return {"total_blocks": unwrap(model).config.num_hidden_layers, "head_only": int(spec.head_only),
                 "frozen_blocks": spec.frozen_blocks, "lora_rank": spec.lora.rank if spec.lora else 0,
                 **count_parameters(model)}
 
