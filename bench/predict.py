@@ -15,8 +15,8 @@ import json
 import time
 from pathlib import Path
 
-from bench.machine import cpu_model
 from stages.lib import data, paths, predict
+from stages.lib.machine import cpu_model
 
 
 def texts_of(kind: str, limit: int) -> list[str]:

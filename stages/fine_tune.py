@@ -4,11 +4,11 @@ the mlm-pretrain checkpoint).
     python -m stages.fine_tune full|head_only|first_blocks|from_mlm
     torchrun --nproc-per-node 2 -m stages.fine_tune full      # the same, DDP over 2 processes
 
-Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>}; a run may set its own `model`
-(a Hub id or folder) and override fine_tune keys. `from_mlm` is the top-level `from_mlm` section
-(profile-independent, so that dvc.yaml can declare its `model` folder as a dependency). Writes
-data/models/fine_tune/<run>/ (the first seed's model + tokenizer, safetensors; LoRA adapters merged
-in), metrics/fine_tune/<run>.json (scores with bootstrap intervals; over several seeds their mean, sd
+Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>} and data.rotten_tomatoes_hub (the
+model card's dataset); a run may set its own `model` (a Hub id or folder) and override fine_tune
+keys. `from_mlm` is the top-level `from_mlm` section (profile-independent, so that dvc.yaml can
+declare its `model` folder as a dependency). Writes data/models/fine_tune/<run>/ (the first seed's
+model + tokenizer, safetensors; LoRA adapters merged in; README.md, its model card), metrics/fine_tune/<run>.json (scores with bootstrap intervals; over several seeds their mean, sd
 and a pooled interval), data/predictions/fine_tune/<run>.jsonl (one test row a line per seed) and
 DVCLive training curves under metrics/live/fine_tune/<run>/ (the first seed's).
 """

@@ -2,8 +2,9 @@
 
     python -m stages.mlm_pretrain
 
-Reads profiles.<profile>.{classifier_model, mlm_pretrain} and mlm.{probes, top_k}; writes
-data/models/mlm_pretrain/ (model + tokenizer), metrics/mlm_pretrain.json (test masked-LM loss and
+Reads profiles.<profile>.{classifier_model, mlm_pretrain}, mlm.{probes, top_k} and
+data.rotten_tomatoes_hub (the model card's dataset); writes data/models/mlm_pretrain/ (model +
+tokenizer and its model card), metrics/mlm_pretrain.json (test masked-LM loss and
 perplexity before and after), metrics/mlm_fill_mask.json (the probes' top-k fills before and
 after) and DVCLive training curves under metrics/live/mlm_pretrain/.
 """

@@ -2,8 +2,9 @@
 
     python -m stages.ner
 
-Reads profiles.<profile>.{ner_model, ner} and ner.probe_sentences; writes data/models/ner/
-(model + tokenizer, the first seed's), data/predictions/ner.jsonl (one test sentence a line), metrics/ner.json,
+Reads profiles.<profile>.{ner_model, ner}, ner.probe_sentences and data.conll2003_hub (the model
+card's dataset); writes data/models/ner/ (model + tokenizer, the first seed's, and its model card),
+data/predictions/ner.jsonl (one test sentence a line), metrics/ner.json,
 metrics/ner_probes.json (the entities the trained model finds in the probe sentences) and DVCLive
 training curves under metrics/live/ner/.
 """

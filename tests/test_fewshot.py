@@ -1,10 +1,10 @@
 import pytest
 
 from stages.lib import data
-from stages.lib.config import PipelineError
-from stages.lib.fewshot import check_prepared, contrastive_pairs, draw_samples, learning_curve, train_setfit
+from stages.lib.config import PipelineError, load_params
+from stages.lib.fewshot import check_prepared, contrastive_pairs, draw_samples, learning_curve, save_model, train_setfit
 from stages.lib.settings import SetFit
-from tests.conftest import bootstrap_settings
+from tests.conftest import REPO, bootstrap_settings
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 WHERE = "profiles.smoke.setfit"
@@ -57,11 +57,14 @@ def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):
 
 
 def test_tiny_end_to_end_run(prepared, tmp_path):
+    from huggingface_hub import ModelCard
     from setfit import SetFitModel
 
     out = tmp_path / "models" / "setfit"
-    metrics, predictions = learning_curve(MINILM, prepared / "rotten_tomatoes", prepared / "fewshot", [4], 4,
-                                          SetFit(**{**SETTINGS, "seeds": [42, 7]}), 42, WHERE, bootstrap_settings(), out)
+    cfg = SetFit(**{**SETTINGS, "seeds": [42, 7]})
+    metrics, predictions, model = learning_curve(MINILM, prepared / "rotten_tomatoes", prepared / "fewshot", [4], 4,
+                                                 cfg, 42, WHERE, bootstrap_settings())
+    save_model(model, out, MINILM, cfg, metrics, load_params(REPO / "params.yaml"))
     test = data.read_split(prepared / "rotten_tomatoes", "test")
     assert len(predictions) == 64 and all(test[p["row"]]["label"] == p["gold"] for p in predictions)
     assert [p["seed"] for p in predictions] == [42] * 32 + [7] * 32
@@ -79,5 +82,12 @@ def test_tiny_end_to_end_run(prepared, tmp_path):
     for name in ("model.safetensors", "model_head.pkl", "config_setfit.json", "README.md"):
         assert (out / name).is_file()
     assert not list(out.parent.glob(".setfit.*"))  # atomic_dir left no temporary folder
-    assert 'from_pretrained("models/setfit")' in (out / "README.md").read_text()
+    card = ModelCard.load(out / "README.md")  # setfit's card, filled in and extended with ours
+    assert 'from_pretrained("models/setfit")' in card.text and f"[{MINILM}](https://huggingface.co/{MINILM})" in card.text
+    assert (card.data.library_name, card.data.base_model, card.data.license) == ("setfit", MINILM, "apache-2.0")
+    assert card.data.datasets == ["cornell-movie-review-data/rotten_tomatoes"] and card.data.widget
+    assert [(r.metric_type, r.metric_value) for r in card.data.eval_results] == \
+        [("f1", metrics["test_f1"]), ("accuracy", metrics["test_accuracy"])]
+    assert "mean of 2 seeds" in card.data.eval_results[0].metric_name
+    assert "mean over seeds 42, 7" in card.text and "`num_iterations: 2`" in card.text
     assert set(SetFitModel.from_pretrained(str(out)).predict(["a gem", "a mess"])) <= {"neg", "pos"}

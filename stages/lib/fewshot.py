@@ -7,13 +7,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from stages.lib import precision, seeds
+from stages.lib import cards, precision, seeds
 from stages.lib.config import PipelineError
 from stages.lib.data import EVAL_ROWS_SEED, SENTIMENT_LABELS, fewshot_sample, read_split, subset, with_row_ids
 from stages.lib.memory import PeakMemory
 from stages.lib.metrics import score_classifier
 from stages.lib.models import resolve_model
 from stages.lib.outputs import atomic_dir
+from stages.lib.settings import dataset_id
 from stages.lib.trainer import trainer_dir
 
 
@@ -95,20 +96,31 @@ def trainable_params(model) -> int:
     return sum(p.numel() for p in model.model_body.parameters()) + head.coef_.size + head.intercept_.size
 
 
-def save_model(model, out: Path) -> None:
-    """Body as safetensors, head as model_head.pkl (a scikit-learn object: joblib is setfit's format)."""
-    model.model_card_data.model_id = "/".join(Path(out).parts[-2:])  # README names out, not a temp dir
+def save_model(model, out: Path, model_name: str, cfg, metrics: dict, params: dict) -> None:
+    """Body as safetensors, head as model_head.pkl (a scikit-learn object: joblib is setfit's format),
+    and setfit's model card, filled in and then extended by stages.lib.cards with `metrics` (the
+    learning curve's) and `cfg` (a settings.SetFit)."""
+    hub_id, license = cards.lineage(model_name)
+    card = model.model_card_data  # setfit writes its card's text from these
+    card.model_id = "/".join(Path(out).parts[-2:])  # README names out, not a temp dir
+    card.st_id, card.license, card.language = hub_id, license, cards.LANGUAGE
+    card.dataset_id, card.dataset_name = dataset_id(params, cards.SENTIMENT.dataset), cards.SENTIMENT.dataset_name
+    run = cards.Run("setfit", cards.SENTIMENT, model_name, cfg.model_dump(),
+                    "the whole Sentence Transformer body on sentence pairs, then a logistic-regression head on its "
+                    "embeddings", metrics)
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
+        cards.write(tmp, run, params)
 
 
 def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
-                   cfg, sample_seed: int, where: str, bootstrap, model_out: Path | None = None) -> tuple[dict, list[dict]]:
+                   cfg, sample_seed: int, where: str, bootstrap) -> tuple[dict, list[dict], object]:
     """Train one SetFit model per n in `sizes` (n examples per class) and seed in cfg.seeds (`cfg`: a
     settings.SetFit) and score each on the test split (a seeded subset of cfg.max_eval_samples rows when
     given), with bootstrap intervals (`bootstrap`: a settings.Bootstrap); several seeds are combined
-    by stages.lib.seeds. Returns the metrics (the main n's scores at the top level) and the main n's
-    test predictions of every seed; the first seed's main model is saved to `model_out` when given."""
+    by stages.lib.seeds. Returns the metrics (the main n's scores at the top level), the main n's
+    test predictions of every seed, and the first seed's main model (to save once its card can carry
+    the combined metrics)."""
     train = read_split(data_dir, "train").to_dict()
     test = subset(with_row_ids(read_split(data_dir, "test")), cfg.max_eval_samples, EVAL_ROWS_SEED)
     samples = draw_samples(train, sizes, sample_seed, where)
@@ -128,10 +140,10 @@ def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: li
                           {"test": rows})
             print(f"setfit: {n} per class, seed {seed}: test F1 {scores['f1']:.3f}, "
                   f"{runs[seed][0]['contrastive_pairs']:,} pairs, {seconds:.0f} s")
-            if n == main_n and seed == cfg.seeds[0] and model_out is not None:
-                save_model(trainer.model, model_out)
+            if n == main_n and seed == cfg.seeds[0]:
+                main_model = trainer.model
         curve[str(n)] = seeds.combine(runs, bootstrap)
         if n == main_n:
             predictions = {seed: rows["test"] for seed, (_, rows) in runs.items()}
     return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test),
-            **precision.as_metrics(cfg.precision), "learning_curve": curve}, seeds.tagged(predictions)
+            **precision.as_metrics(cfg.precision), "learning_curve": curve}, seeds.tagged(predictions), main_model

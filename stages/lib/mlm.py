@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from stages.lib import precision
+from stages.lib import cards, precision
 from stages.lib.config import PipelineError
 from stages.lib.outputs import write_json
 from stages.lib.settings import MASK
@@ -128,6 +128,7 @@ def fill_mask(model, tokenizer, sentence: str, top_k: int) -> list[dict]:
 class MlmTask(Task):
     """Masked-LM training on the training texts; the test loss and the probes' fills are measured
     before and after (`report`: the fills)."""
+    about = cards.MLM
     keep_columns = True  # offset_mapping is for the whole-word collator, not the model
     loss_fn = staticmethod(masked_positions_loss)
 

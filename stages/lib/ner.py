@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.lib import stats
+from stages.lib import cards, stats
 from stages.lib.config import PipelineError
 from stages.lib.data import NER_TAGS
 from stages.lib.metrics import book_token_f1, entity_metrics
@@ -87,6 +87,7 @@ def extract_entities(model, tokenizer, sentences: list[str]) -> list[dict]:
 
 class NerTask(Task):
     """Token classification on the prepared CoNLL-2003 splits, scored on the test split (as the book)."""
+    about = cards.NER
 
     def __init__(self, label_all_subtokens: bool, probe_sentences: list[str], bootstrap: Bootstrap):
         self.label_all_subtokens, self.probe_sentences = label_all_subtokens, probe_sentences

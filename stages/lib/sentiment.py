@@ -3,6 +3,7 @@ layers frozen or LoRA adapters added, scored by binary F1 of the positive class 
 accuracy, each with its bootstrap interval."""
 from __future__ import annotations
 
+from stages.lib import cards
 from stages.lib.data import SENTIMENT_LABELS
 from stages.lib.freezing import apply_freezing, count_parameters
 from stages.lib.lora import apply_lora, merged, unwrap
@@ -13,6 +14,8 @@ from stages.lib.training import Task
 
 
 class SentimentTask(Task):
+    about = cards.SENTIMENT
+
     def __init__(self, spec: FreezeSpec, bootstrap: Bootstrap, eval_splits: tuple[str, ...] = ("validation", "test"),
                  where: str = "fine_tune"):
         """`where`: the params path of the run, named in errors."""
@@ -46,6 +49,18 @@ class SentimentTask(Task):
         return {"total_blocks": unwrap(model).config.num_hidden_layers, "head_only": int(spec.head_only),
                 "frozen_blocks": spec.frozen_blocks, "lora_rank": spec.lora.rank if spec.lora else 0,
                 **count_parameters(model)}
+
+    def trains(self) -> str:
+        spec = self.spec
+        if spec.lora:
+            return (f"LoRA adapters (rank {spec.lora.rank}, alpha {spec.lora.alpha:g}, dropout {spec.lora.dropout:g}) "
+                    "on every linear layer of the encoder, and the head; the adapters are merged into the saved weights")
+        if spec.head_only:
+            return "the classification head only (the encoder, pooler included, frozen)"
+        k = spec.frozen_blocks
+        frozen = [part for part, on in (("the embeddings", spec.freeze_embeddings),
+                                        ("encoder block 0" if k == 1 else f"encoder blocks 0..{k - 1}", k > 0)) if on]
+        return f"everything but {' and '.join(frozen)} (frozen)" if frozen else "every parameter"
 
     def export(self, model):
         return merged(model)

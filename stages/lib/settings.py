@@ -35,6 +35,7 @@ Rows = Annotated[PositiveInt | None, _accepts("null (all rows) or a positive int
 Seed = Annotated[int, _accepts("an integer")]
 Name = Annotated[str, _accepts("a non-empty name", min_length=1)]
 ModelId = Annotated[str, _accepts("a Hugging Face Hub id or a local folder", min_length=1)]
+HubDataset = Annotated[str, _accepts("a Hugging Face Hub dataset id", min_length=1)]
 # `auto` is resolved on validation: the settings hold fp32, bf16 or fp16
 Precision = Annotated[Literal[precision.PRECISIONS], AfterValidator(_resolve_precision)]
 
@@ -165,9 +166,9 @@ class SetFit(Section):
 class Data(Section):
     source: Annotated[Literal["auto", "raw", "hub"], _accepts("auto | raw | hub")]
     raw_dir: Annotated[str | None, _accepts("a folder with rotten_tomatoes/ and conll2003/, or null (none)")]
-    rotten_tomatoes_hub: Annotated[str, _accepts("a Hugging Face Hub dataset id", min_length=1)]
+    rotten_tomatoes_hub: HubDataset
     rotten_tomatoes_revision: Annotated[str, _accepts("a branch, tag or commit", min_length=1)]
-    conll2003_hub: Annotated[str, _accepts("a Hugging Face Hub dataset id", min_length=1)]
+    conll2003_hub: HubDataset
     conll2003_revision: Annotated[str, _accepts("a branch, tag or commit", min_length=1)]
     fewshot_per_class: PositiveInt
     fewshot_seed: Seed
@@ -279,6 +280,11 @@ def setfit(params: dict) -> tuple[str, SetFit, int]:
 
 def data(params: dict) -> Data:
     return section(params, "data", Data)
+
+
+def dataset_id(params: dict, dataset: str) -> str:
+    """The Hub id of a prepared dataset (rotten_tomatoes, conll2003), as model cards name it."""
+    return section(params, f"data.{dataset}_hub", HubDataset)
 
 
 class Bootstrap(Section):

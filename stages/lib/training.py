@@ -1,11 +1,12 @@
 """The one training skeleton every Trainer stage runs (fine-tune, sweep points, mlm-pretrain, ner):
 read the splits → seed → load the model → subset and tokenize → train (resumable) → evaluate →
-save. A Task supplies only what differs: the model, tokenization, collator, loss and scoring."""
+save, with a model card. A Task supplies only what differs: the model, tokenization, collator, loss
+and scoring."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from stages.lib import precision, seeds
+from stages.lib import cards, precision, seeds
 from stages.lib.checkpoints import Checkpoints, for_stage
 from stages.lib.data import EVAL_ROWS_SEED, read_split, subset, with_row_ids
 from stages.lib.memory import PeakMemory
@@ -15,6 +16,7 @@ from stages.lib.paths import RunOutputs
 
 class Task:
     """The pieces of one task. Subclasses: SentimentTask, NerTask, MlmTask."""
+    about: cards.About    # what the model card says of the task
     eval_splits: tuple[str, ...] = ("test",)
     keep_columns = False  # pass dataset columns the model doesn't take on to the collator
     loss_fn = None        # (model, inputs) -> loss; None: the model's own loss
@@ -44,6 +46,10 @@ class Task:
         """Metrics about the model itself (parameter counts, head)."""
         return {}
 
+    def trains(self) -> str:
+        """What training updates, in words (the model card)."""
+        return "every parameter"
+
     def export(self, model):
         """The model as saved (e.g. LoRA adapters merged into the weights)."""
         return model
@@ -57,8 +63,9 @@ def run(params: dict, name: str, task: Task, model_name: str, hps: list, data_di
     """A stage's training run, once per seed (`hps`: a settings.Training per seed), each resumable from
     its checkpoints (data/checkpoints/<name>[/seed<S>]/); then the metrics (the seeds combined by
     stages.lib.seeds with `bootstrap`), the test predictions of every seed, and the first seed's model,
-    curves and task outputs written; then the checkpoints dropped. `fingerprint`: settings beyond the
-    hyperparameters that make another run (e.g. the freezing)."""
+    curves and task outputs written, the model's card once the seeds are combined (stages.lib.cards);
+    then the checkpoints dropped. `fingerprint`: settings beyond the hyperparameters that make another
+    run (e.g. the freezing)."""
     runs, finished = {}, []
     for i, hp in enumerate(hps):
         if len(hps) > 1:
@@ -71,6 +78,9 @@ def run(params: dict, name: str, task: Task, model_name: str, hps: list, data_di
             task.write_outputs(outputs)  # of the saved model
         finished.append(checkpoints)
     metrics = seeds.combine(runs, bootstrap)
+    if outputs.model is not None:
+        settings = {**hps[0].model_dump(exclude={"seed"}), "seeds": [hp.seed for hp in hps]}
+        cards.write(outputs.model, cards.Run(name, task.about, model_name, settings, task.trains(), metrics), params)
     write_json(outputs.metrics, metrics)
     if outputs.predictions is not None:
         write_jsonl(outputs.predictions, seeds.tagged({seed: predictions["test"] for seed, (_, predictions) in runs.items()}))
