@@ -20,9 +20,6 @@ from pathlib import Path
 
 import torch
 
-DATA = Path("data/prepared/rotten_tomatoes")
-
-
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 SQUARE = [(n, n, n) for n in (512, 1024, 2048, 4096)]
 
@@ -79,12 +76,14 @@ def run(path: str, model_name: str, hp) -> dict:
     and test F1."""
     from transformers import set_seed
 
-    from stages.lib.data import read_split, subset, with_row_ids
+    from stages.lib.data import dataset_info, read_split, subset, with_row_ids
+    from stages.lib.paths import SENTIMENT as DATA
     from stages.lib.sentiment import SentimentTask
     from stages.lib.settings import Bootstrap, FreezeSpec
     from stages.lib.trainer import make_trainer, trainer_dir
 
-    task = SentimentTask(FreezeSpec(), Bootstrap(resamples=1000, seed=0), ("test",))  # the bench reads F1 only
+    task = SentimentTask(FreezeSpec(), Bootstrap(resamples=1000, seed=0), dataset_info("classification"),
+                         ("test",))  # the bench reads F1 only
     set_seed(hp.seed)
     tokenizer, model = task.load(model_name)
     train = task.tokenize(subset(read_split(DATA, "train"), hp.max_train_samples, hp.seed), tokenizer)

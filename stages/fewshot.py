@@ -2,8 +2,8 @@
 
     python -m stages.fewshot
 
-Reads profiles.<profile>.{setfit_model, setfit}, data.fewshot_seed and data.rotten_tomatoes_hub (the
-card's dataset); writes data/models/setfit/ (the main samples_per_class model: body as safetensors,
+Reads profiles.<profile>.{setfit_model, setfit}, data.fewshot_seed and data/prepared/classification.json
+(the class names, the card's dataset); writes data/models/setfit/ (the main samples_per_class model: body as safetensors,
 logistic-regression head as model_head.pkl, setfit's model card extended with ours; the first
 seed's), metrics/setfit.json (scores with bootstrap intervals; over several seeds their mean, sd and a
 pooled interval) and data/predictions/setfit.jsonl (the main model's test predictions, one row a line
@@ -11,7 +11,7 @@ per seed).
 """
 from __future__ import annotations
 
-from stages.lib import paths, settings
+from stages.lib import data, paths, settings
 from stages.lib.config import load_params, stage_main
 from stages.lib.fewshot import learning_curve, save_model
 from stages.lib.outputs import write_json, write_jsonl
@@ -25,10 +25,11 @@ def main() -> None:
     main_n = cfg.main_samples_per_class
     print(f"setfit: {model} ({settings.profile_name(params)} profile), {cfg.samples_per_class} per class, "
           f"{cfg.num_iterations} iterations, {cfg.num_epochs} epoch(s), precision {cfg.precision}, seeds {cfg.seeds}")
+    dataset = data.dataset_info("classification")
     metrics, predictions, main_model = learning_curve(
         model, paths.SENTIMENT, paths.FEWSHOT, cfg.samples_per_class, main_n, cfg, sample_seed,
-        f"profiles.{settings.profile_name(params)}.setfit", settings.bootstrap(params))
-    save_model(main_model, paths.SETFIT.model, model, cfg, metrics, params)
+        f"profiles.{settings.profile_name(params)}.setfit", settings.bootstrap(params), dataset["labels"])
+    save_model(main_model, paths.SETFIT.model, model, cfg, metrics, params, dataset)
     write_jsonl(paths.SETFIT.predictions, predictions)
     write_json(paths.SETFIT.metrics, metrics)
     print(f"setfit: {main_n} per class: test F1 {describe(metrics, 'test_f1')}, accuracy {metrics['test_accuracy']:.3f}")

@@ -4,8 +4,8 @@ the mlm-pretrain checkpoint).
     python -m stages.fine_tune full|head_only|first_blocks|from_mlm
     torchrun --nproc-per-node 2 -m stages.fine_tune full      # the same, DDP over 2 processes
 
-Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>} and data.rotten_tomatoes_hub (the
-model card's dataset); a run may set its own `model` (a Hub id or folder) and override fine_tune
+Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>} and data/prepared/classification.json
+(the class names, the model card's dataset); a run may set its own `model` (a Hub id or folder) and override fine_tune
 keys. `from_mlm` is the top-level `from_mlm` section (profile-independent, so that dvc.yaml can
 declare its `model` folder as a dependency). Writes data/models/fine_tune/<run>/ (the first seed's
 model + tokenizer, safetensors; LoRA adapters merged in; README.md, its model card), metrics/fine_tune/<run>.json (scores with bootstrap intervals; over several seeds their mean, sd
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from stages.lib import paths, settings
+from stages.lib import data, paths, settings
 from stages.lib.config import load_params, stage_main
 from stages.lib.seeds import describe
 from stages.lib.sentiment import SentimentTask
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"fine-tune[{name}]: {model} ({settings.profile_name(params)} profile), {spec}, "
           f"lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}, seeds {[h.seed for h in hps]}")
     bootstrap = settings.bootstrap(params)
-    task = SentimentTask(spec, bootstrap, where=settings.run_path(params, name))
+    task = SentimentTask(spec, bootstrap, data.dataset_info("classification"), where=settings.run_path(params, name))
     metrics = run(params, f"fine-tune/{name}", task, model, hps, paths.SENTIMENT, paths.fine_tune(name), bootstrap,
                   spec=spec)
     print(f"fine-tune[{name}]: test F1 {describe(metrics, 'test_f1')}, accuracy {metrics['test_accuracy']:.3f}, "

@@ -3,14 +3,14 @@
     python -m stages.mlm_pretrain
 
 Reads profiles.<profile>.{classifier_model, mlm_pretrain}, mlm.{probes, top_k} and
-data.rotten_tomatoes_hub (the model card's dataset); writes data/models/mlm_pretrain/ (model +
+data/prepared/classification.json (the model card's dataset); writes data/models/mlm_pretrain/ (model +
 tokenizer and its model card), metrics/mlm_pretrain.json (test masked-LM loss and
 perplexity before and after), metrics/mlm_fill_mask.json (the probes' top-k fills before and
 after) and DVCLive training curves under metrics/live/mlm_pretrain/.
 """
 from __future__ import annotations
 
-from stages.lib import paths, settings
+from stages.lib import data, paths, settings
 from stages.lib.config import load_params, stage_main
 from stages.lib.mlm import MlmTask
 from stages.lib.training import run
@@ -22,7 +22,7 @@ def main() -> None:
     model, hp, probes = settings.mlm(params)
     print(f"mlm-pretrain: {model} ({settings.profile_name(params)} profile), {hp.masking} masking at "
           f"{hp.mlm_probability}, lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}")
-    task = MlmTask(hp, probes.probes, probes.top_k)
+    task = MlmTask(hp, probes.probes, probes.top_k, data.dataset_info("classification"))
     m = run(params, "mlm-pretrain", task, model, [hp], paths.SENTIMENT, paths.MLM)
     print(f"mlm-pretrain: test perplexity {m['test_perplexity_before']:.1f} -> {m['test_perplexity_after']:.1f}")
     for probe in task.report["probes"]:

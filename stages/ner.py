@@ -1,16 +1,16 @@
-"""Stage `ner`: fine-tune a token classifier for named entities on CoNLL-2003.
+"""Stage `ner`: fine-tune a token classifier for named entities on CoNLL-2003 (or data.ner's dataset).
 
     python -m stages.ner
 
-Reads profiles.<profile>.{ner_model, ner}, ner.probe_sentences and data.conll2003_hub (the model
-card's dataset); writes data/models/ner/ (model + tokenizer, the first seed's, and its model card),
+Reads profiles.<profile>.{ner_model, ner}, ner.probe_sentences and data/prepared/ner.json (the
+tag set, the model card's dataset); writes data/models/ner/ (model + tokenizer, the first seed's, and its model card),
 data/predictions/ner.jsonl (one test sentence a line), metrics/ner.json,
 metrics/ner_probes.json (the entities the trained model finds in the probe sentences) and DVCLive
 training curves under metrics/live/ner/.
 """
 from __future__ import annotations
 
-from stages.lib import paths, settings
+from stages.lib import data, paths, settings
 from stages.lib.config import load_params, stage_main
 from stages.lib.ner import NerTask
 from stages.lib.seeds import describe
@@ -26,7 +26,7 @@ def main() -> None:
           f"{hp.epochs:g} epoch(s), label_all_subtokens {hp.label_all_subtokens}, precision {hp.precision}, "
           f"seeds {[h.seed for h in hps]}")
     bootstrap = settings.bootstrap(params)
-    task = NerTask(hp.label_all_subtokens, probes.probe_sentences, bootstrap)
+    task = NerTask(hp.label_all_subtokens, probes.probe_sentences, bootstrap, data.dataset_info("ner"))
     m = run(params, "ner", task, model, hps, paths.CONLL, paths.NER, bootstrap)
     print(f"ner: test entity F1 {describe(m, 'test_entity_f1')} (strict {m['test_entity_f1_strict']:.3f}), "
           f"book per-token F1 {describe(m, 'test_book_token_f1')}")

@@ -1,11 +1,16 @@
-"""Stage `prepare`: Rotten Tomatoes and CoNLL-2003 as parquet, plus the SetFit few-shot sample.
+"""Stage `prepare`: the sentence-classification and NER datasets as parquet, plus the SetFit few-shot sample.
+
+Rotten Tomatoes and CoNLL-2003 by default (from the raw files or the Hub); data.classification and
+data.ner name your own instead (stages.lib.own_data).
 
 Outputs (identical bytes whichever source is used):
-  data/prepared/rotten_tomatoes/{train,validation,test}.parquet   text, label (neg=0, pos=1)
-  data/prepared/conll2003/{train,validation,test}.parquet         tokens, ner_tags (O=0 ... I-MISC=8)
-  data/prepared/fewshot/train.parquet                             fewshot_per_class rows per label
+  data/prepared/classification/{train,validation,test}.parquet   text, label (Rotten Tomatoes: neg=0, pos=1)
+  data/prepared/ner/{train,validation,test}.parquet              tokens, ner_tags (CoNLL-2003: O=0 ... I-MISC=8)
+  data/prepared/fewshot/train.parquet                            fewshot_per_class rows per class
+  data/prepared/{classification,ner}.json   each dataset's name, id and label names (in id order),
+                                  which the training stages read
   data/prepared/sources.json      where each dataset came from: the Hub repo, revision and the commit
-                                  loaded, or the raw files and their md5 (kept out of the folders above,
+                                  loaded, or the files read and their md5 (kept out of the folders above,
                                   so their bytes do not depend on the source)
 """
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from stages.lib import data, settings
+from stages.lib import data, own_data, settings
 from stages.lib.config import PipelineError, load_params, stage_main
 from stages.lib.outputs import atomic_dir, write_json
-from stages.lib.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES
+from stages.lib.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES, dataset_record
+
+DEFAULTS = {"classification": ("rotten_tomatoes", "Rotten Tomatoes"), "ner": ("conll2003", "CoNLL-2003")}
 
 
 def raw_folder(cfg: settings.Data) -> Path | None:
@@ -31,46 +38,75 @@ def raw_folder(cfg: settings.Data) -> Path | None:
     return None
 
 
-def load_all(cfg: settings.Data) -> tuple[dict[str, dict], dict[str, dict]]:
-    """(splits by dataset, where each came from)."""
+def md5s(path: Path) -> dict[str, str]:
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in files}
+
+
+def load_default(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
+    """(splits, datasets.json entry, sources.json entry) of Rotten Tomatoes or CoNLL-2003."""
+    name, title = DEFAULTS[task]
+    repo = getattr(cfg, f"{name}_hub")
+    labels = data.SENTIMENT_LABELS if task == "classification" else data.NER_TAGS
     folder = raw_folder(cfg)
     if folder is None:
-        print("prepare: loading from the Hugging Face Hub")
-        loaded, sources = {}, {}
-        for name, load in (("rotten_tomatoes", data.rotten_tomatoes_from_hub), ("conll2003", data.conll_from_hub)):
-            repo, revision = getattr(cfg, f"{name}_hub"), getattr(cfg, f"{name}_revision")
-            loaded[name], commit = load(repo, revision)
-            sources[name] = {"source": "hub", "repo": repo, "revision": revision, "commit": commit}
-            print(f"prepare: {name}: {repo} at {revision} (commit {commit})")
-        return loaded, sources
-    print(f"prepare: loading raw files from {folder}")
-    loaded = {"rotten_tomatoes": data.rotten_tomatoes_from_raw(folder / "rotten_tomatoes"),
-              "conll2003": data.conll_from_raw(folder / "conll2003")}
-    sources = {name: {"source": "raw", "md5": {p.name: hashlib.md5(p.read_bytes()).hexdigest()
-                                               for p in sorted((folder / name).iterdir()) if p.is_file()}}
-               for name in loaded}
-    return loaded, sources
+        revision = getattr(cfg, f"{name}_revision")
+        load = data.rotten_tomatoes_from_hub if task == "classification" else data.conll_from_hub
+        splits, commit = load(repo, revision)
+        source = {"source": "hub", "repo": repo, "revision": revision, "commit": commit}
+        print(f"prepare: {name}: loading from the Hugging Face Hub: {repo} at {revision} (commit {commit})")
+    else:
+        load = data.rotten_tomatoes_from_raw if task == "classification" else data.conll_from_raw
+        splits, source = load(folder / name), {"source": "raw", "md5": md5s(folder / name)}
+        print(f"prepare: {name}: loading raw files from {folder / name}")
+    data.check_counts(name, splits)
+    return splits, data.describe(title, repo, True, labels, True), {"dataset": name, **source}
+
+
+def load_own(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
+    """(splits, datasets.json entry, sources.json entry) of the dataset data.<task> names."""
+    own, where = getattr(cfg, task), f"data.{task}.dataset"
+    if own_data.is_local(own.dataset, where):
+        path = Path(own.dataset)
+        if task == "classification":
+            splits, labels = own_data.classification_from_local(path, own)
+        else:
+            splits, labels = own_data.ner_from_local(path, own.tag_column)
+        source = {"source": "local", "path": own.dataset, "md5": md5s(path)}
+        print(f"prepare: {task}: local {'folder' if path.is_dir() else 'file'} {path}")
+    else:
+        load = own_data.classification_from_hub if task == "classification" else own_data.ner_from_hub
+        splits, labels, commit = load(own)
+        source = {"source": "hub", "repo": own.dataset, "revision": own.revision, "commit": commit}
+        print(f"prepare: {task}: {own.dataset} at {own.revision} (commit {commit})")
+    name = Path(own.dataset).stem if source["source"] == "local" else own.dataset
+    return splits, data.describe(name, own.dataset, source["source"] == "hub", labels, False), {"dataset": name, **source}
 
 
 @stage_main
 def main() -> None:
     cfg = settings.data(load_params())
     per_class, seed = cfg.fewshot_per_class, cfg.fewshot_seed
-    loaded, sources = load_all(cfg)
-    for name, splits in loaded.items():
-        data.check_counts(name, splits)
-    fewshot = data.fewshot_sample(loaded["rotten_tomatoes"]["train"], per_class, seed)
+    loaded, datasets, sources = {}, {}, {}
+    for task in ("classification", "ner"):
+        load = load_default if getattr(cfg, task).dataset is None else load_own
+        loaded[task], datasets[task], sources[task] = load(task, cfg)
+    fewshot = data.fewshot_sample(loaded["classification"]["train"], per_class, seed,
+                                  datasets["classification"]["labels"])
 
     with atomic_dir(SENTIMENT) as tmp:
-        data.write_splits(loaded["rotten_tomatoes"], data.SENTIMENT_SCHEMA, tmp)
+        data.write_splits(loaded["classification"], data.SENTIMENT_SCHEMA, tmp)
     with atomic_dir(CONLL) as tmp:
-        data.write_splits(loaded["conll2003"], data.NER_SCHEMA, tmp)
+        data.write_splits(loaded["ner"], data.NER_SCHEMA, tmp)
     with atomic_dir(FEWSHOT) as tmp:
         data.write_splits({"train": fewshot}, data.SENTIMENT_SCHEMA, tmp)
+    for task, record in datasets.items():
+        write_json(dataset_record(task), record)
     write_json(SOURCES, sources)
-    for name, splits in loaded.items():
+    for task, splits in loaded.items():
         counts = ", ".join(f"{s} {len(next(iter(c.values()))):,}" for s, c in splits.items())
-        print(f"prepare: {name}: {counts}")
+        print(f"prepare: {task} ({datasets[task]['name']}, {len(datasets[task]['labels'])} "
+              f"{'classes' if task == 'classification' else 'tags'}): {counts}")
     print(f"prepare: fewshot: {per_class} per class (seed {seed})")
 
 

@@ -16,13 +16,15 @@ from stages.lib.models import resolve_model
 from stages.lib.precision import accelerator
 from stages.lib.seeds import describe
 from tests.conftest import REPO
+from tests.prepared import CONLL2003, ROTTEN_TOMATOES
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 PARAMS = load_params(REPO / "params.yaml")
+SENTIMENT = cards.sentiment(ROTTEN_TOMATOES)
 SETTINGS = {"learning_rate": 5e-5, "batch_size": 16, "max_train_samples": None, "group_by_length": True, "seeds": [42]}
 RECORDED = {  # metrics file -> what the card says of the task
-    "fine_tune/full": cards.SENTIMENT, "fine_tune/lora_r4": cards.SENTIMENT, "setfit": cards.SENTIMENT,
-    "ner": cards.NER, "mlm_pretrain": cards.MLM,
+    "fine_tune/full": SENTIMENT, "fine_tune/lora_r4": SENTIMENT, "setfit": SENTIMENT, "ner": cards.ner(CONLL2003),
+    "mlm_pretrain": cards.mlm(ROTTEN_TOMATOES),
 }
 
 
@@ -39,7 +41,7 @@ def folder(tmp_path):
     return tmp_path
 
 
-def written(folder, metrics, about=cards.SENTIMENT, base=MINILM, title="fine-tune/full") -> ModelCard:
+def written(folder, metrics, about=SENTIMENT, base=MINILM, title="fine-tune/full") -> ModelCard:
     cards.write(folder, cards.Run(title, about, base, SETTINGS, "every parameter", metrics), PARAMS)
     return ModelCard.load(folder / "README.md")  # the Hub's parser: raises on invalid metadata
 
@@ -51,7 +53,8 @@ def test_a_card_carries_the_runs_metadata_and_scores(folder, name):
     data = card.data
     assert data.base_model == MINILM and data.license == "apache-2.0"  # MiniLM's own card says apache-2.0
     assert data.language == "en" and data.pipeline_tag == about.pipeline_tag
-    assert data.datasets == [PARAMS["data"][f"{about.dataset}_hub"]]
+    assert data.datasets == [about.dataset["id"]] and about.dataset["id"] in (
+        PARAMS["data"]["rotten_tomatoes_hub"], PARAMS["data"]["conll2003_hub"])
     assert [(r.metric_type, r.metric_value, r.dataset_split) for r in data.eval_results] == \
         [(kind, metrics[key], "test") for key, kind in about.scores.items()]
     for result, key in zip(data.eval_results, about.scores):
@@ -79,7 +82,7 @@ def test_several_seeds_give_the_mean_sd_and_the_saved_seed(folder):
 def test_a_local_base_folder_passes_on_its_cards_base_model_and_license(folder, tmp_path_factory):
     """from_mlm starts from data/models/mlm_pretrain: its card names the Hub model it came from."""
     mlm = tmp_path_factory.mktemp("mlm_pretrain")
-    written(folder, recorded("mlm_pretrain"), cards.MLM, title="mlm-pretrain")
+    written(folder, recorded("mlm_pretrain"), cards.mlm(ROTTEN_TOMATOES), title="mlm-pretrain")
     shutil.copytree(folder, mlm, dirs_exist_ok=True)
     card = written(folder, recorded("fine_tune/from_mlm"), base=str(mlm), title="fine-tune/from_mlm")
     assert card.data.base_model == MINILM and card.data.license == "apache-2.0"
@@ -110,7 +113,7 @@ def test_a_cased_tokenizer_has_no_uncased_limit():
             return [text]
 
     assert not cards.lowercases(Cased())
-    assert "Uncased" not in cards.limits(cards.NER, "apache-2.0", uncased=False)
+    assert "Uncased" not in cards.limits(cards.ner(CONLL2003), "apache-2.0", uncased=False)
 
 
 @pytest.mark.skipif(accelerator() != "cpu", reason="a machine with an accelerator names its GPU")

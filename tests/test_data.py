@@ -93,7 +93,7 @@ def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypa
                          for s, c in conll.items()}, datasets.Features({
         "tokens": datasets.Sequence(datasets.Value("string")),
         "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(tag_order)))}))
-    monkeypatch.setattr(data, "_load_hub_dataset",
+    monkeypatch.setattr(data, "load_hub_dataset",
                         lambda repo_id, revision: (rt_hub if "rotten" in repo_id else conll_hub, "0" * 40))
     for name, raw, (hub, commit), schema in [
         ("rt", rt, data.rotten_tomatoes_from_hub("cornell-movie-review-data/rotten_tomatoes", "main"),
@@ -211,7 +211,7 @@ def test_iob1_tags_are_rejected_with_count_and_first_line(tmp_path):
     with pytest.raises(PipelineError, match=r"train\.txt:9: I-LOC follows B-PER \(IOB1-style tagging\); 1 such"):
         data.read_conll(path)
     path.write_text(IOB1.replace("I-ORG", "B-ORG").replace("I-MISC", "B-MISC").replace("I-LOC", "I-PER"))
-    assert data.read_conll(path)["ner_tags"] == [[3, 0, 7, 0], [1, 2]]  # valid IOB2
+    assert data.tag_ids({"train": data.read_conll(path)}, data.NER_TAGS)["train"]["ner_tags"] == [[3, 0, 7, 0], [1, 2]]
 
 
 def test_the_real_conll_files_are_iob2(conll):
@@ -261,8 +261,8 @@ def test_stages_stop_before_loading_a_model_without_prepared_data(stage, tmp_pat
     with pytest.raises(SystemExit) as e:
         importlib.import_module(f"stages.{stage}").main()
     assert e.value.code == 2
-    folder = "conll2003" if stage == "ner" else "rotten_tomatoes"
-    assert f"error: data/prepared/{folder}/train.parquet not found" in capsys.readouterr().err
+    record = "ner" if stage == "ner" else "classification"
+    assert f"error: data/prepared/{record}.json not found: the data is not prepared yet" in capsys.readouterr().err
 
 
 # ---- the prepare stage on bad raw files: exit 2, one line, nothing written ----------------------

@@ -14,6 +14,7 @@ from stages.lib.settings import FreezeSpec
 from stages.lib.training import train_and_evaluate
 from tests import tiny_models
 from tests.conftest import bootstrap_settings
+from tests.prepared import CONLL2003, ROTTEN_TOMATOES
 
 FAMILIES = list(tiny_models.FAMILIES)
 HP = {"learning_rate": 1e-3, "batch_size": 8, "epochs": 1, "weight_decay": 0.0, "seed": 42, "precision": "fp32",
@@ -84,18 +85,18 @@ def test_sentiment_ner_and_mlm_train_through_the_task_code(family, checkpoints, 
     model = str(checkpoints[family])
     spec = FreezeSpec() if family == "albert" else FreezeSpec(freeze_embeddings=True, frozen_blocks=1)
     hp = settings.validate(settings.Training, HP, "test")
-    m = train_and_evaluate(SentimentTask(spec, bootstrap_settings(), ("test",)), model, hp, data / "sentiment")
+    m = train_and_evaluate(SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",)), model, hp, data / "sentiment")
     assert 0 <= m["test_f1"] <= 1 and m["total_blocks"] == 2 and m["train_samples"] == 16
     assert (m["trainable_params"] < m["total_params"]) == (family != "albert")
 
     hp = settings.validate(settings.NerTraining, {**HP, "label_all_subtokens": True}, "test")
-    task = ner.NerTask(True, ["Maarten lives in Paris ."], bootstrap_settings())
+    task = ner.NerTask(True, ["Maarten lives in Paris ."], bootstrap_settings(), CONLL2003)
     m = train_and_evaluate(task, model, hp, data / "conll")
     assert 0 <= m["test_entity_f1"] <= 1
     assert all(len(row["pred"]) == len(row["tokens"]) for row in task.predictions["test"])
 
     hp = settings.validate(settings.MlmTraining, {**HP, "mlm_probability": 0.3, "masking": "whole_word"}, "test")
-    task = mlm.MlmTask(hp, ["What a [MASK] film ."], 3)
+    task = mlm.MlmTask(hp, ["What a [MASK] film ."], 3, ROTTEN_TOMATOES)
     m = train_and_evaluate(task, model, hp, data / "sentiment")
     assert m["mlm_head_pretrained"] == 1  # the tiny checkpoints are saved with their MLM head
     assert m["test_mlm_loss_after"] > 0 and len(task.report["probes"][0]["after"]) == 3

@@ -5,9 +5,11 @@ from stages.lib.config import PipelineError, load_params
 from stages.lib.fewshot import check_prepared, contrastive_pairs, draw_samples, learning_curve, save_model, train_setfit
 from stages.lib.settings import SetFit
 from tests.conftest import REPO, bootstrap_settings
+from tests.prepared import ROTTEN_TOMATOES
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 WHERE = "profiles.smoke.setfit"
+LABELS = ROTTEN_TOMATOES["labels"]
 TINY = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42}
 SETTINGS = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42], "samples_per_class": [4],
             "main_samples_per_class": 4, "max_eval_samples": 32, "precision": "fp32"}
@@ -18,7 +20,7 @@ def prepared(raw_dir, tmp_path_factory):
     """data/prepared as the prepare stage writes it: the splits and 16 per class with seed 42."""
     out = tmp_path_factory.mktemp("prepared")
     rt = data.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
-    data.write_splits(rt, data.SENTIMENT_SCHEMA, out / "rotten_tomatoes")
+    data.write_splits(rt, data.SENTIMENT_SCHEMA, out / "classification")
     fewshot = data.fewshot_sample(rt["train"], 16, 42)
     data.write_splits({"train": fewshot}, data.SENTIMENT_SCHEMA, out / "fewshot")
     return out
@@ -26,31 +28,31 @@ def prepared(raw_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def train(prepared):
-    return data.read_split(prepared / "rotten_tomatoes", "train").to_dict()
+    return data.read_split(prepared / "classification", "train").to_dict()
 
 
 def test_learning_curve_draws_include_the_prepared_file(prepared, train):
-    samples = draw_samples(train, [8, 16, 64], 42, WHERE)
+    samples = draw_samples(train, [8, 16, 64], 42, WHERE, LABELS)
     fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
     assert samples[16] == fewshot_file
     for n, sample in samples.items():
         assert sample["label"] == [0] * n + [1] * n and len(set(sample["text"])) == 2 * n
-    check_prepared(samples, fewshot_file)
+    check_prepared(samples, fewshot_file, 2)
     with pytest.raises(PipelineError, match="data/prepared/fewshot differs.*rerun the prepare stage"):
-        check_prepared(draw_samples(train, [16], 7, WHERE), fewshot_file)
+        check_prepared(draw_samples(train, [16], 7, WHERE, LABELS), fewshot_file, 2)
 
 
 def test_samples_per_class_larger_than_a_class_names_the_parameter(train):
     with pytest.raises(PipelineError, match=r"profiles\.smoke\.setfit\.samples_per_class: 5000 exceeds "
                                             "the 4265 training examples of class neg"):
-        draw_samples(train, [8, 5000], 42, WHERE)
+        draw_samples(train, [8, 5000], 42, WHERE, LABELS)
 
 
 def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):
     """A real run on the 32-example file, stopped after one step: setfit still builds the whole
     pair dataset (its length follows num_iterations; max_steps only caps the distinct pairs)."""
     fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
-    trainer, _, _ = train_setfit(MINILM, fewshot_file, {**TINY, "num_iterations": 20, "max_steps": 1})
+    trainer, _, _ = train_setfit(MINILM, fewshot_file, LABELS, {**TINY, "num_iterations": 20, "max_steps": 1})
     assert trainer.st_trainer.state.global_step == 1
     assert contrastive_pairs(trainer) == 20 * 2 * 32 == 1280
     assert sum(trainer.st_trainer.train_dataset["label"]) == 640  # half positive (label 1), half negative
@@ -62,10 +64,10 @@ def test_tiny_end_to_end_run(prepared, tmp_path):
 
     out = tmp_path / "models" / "setfit"
     cfg = SetFit(**{**SETTINGS, "seeds": [42, 7]})
-    metrics, predictions, model = learning_curve(MINILM, prepared / "rotten_tomatoes", prepared / "fewshot", [4], 4,
-                                                 cfg, 42, WHERE, bootstrap_settings())
-    save_model(model, out, MINILM, cfg, metrics, load_params(REPO / "params.yaml"))
-    test = data.read_split(prepared / "rotten_tomatoes", "test")
+    metrics, predictions, model = learning_curve(MINILM, prepared / "classification", prepared / "fewshot", [4], 4,
+                                                 cfg, 42, WHERE, bootstrap_settings(), LABELS)
+    save_model(model, out, MINILM, cfg, metrics, load_params(REPO / "params.yaml"), ROTTEN_TOMATOES)
+    test = data.read_split(prepared / "classification", "test")
     assert len(predictions) == 64 and all(test[p["row"]]["label"] == p["gold"] for p in predictions)
     assert [p["seed"] for p in predictions] == [42] * 32 + [7] * 32
     low, high = metrics["test_f1_ci95"]

@@ -36,12 +36,13 @@ def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(
     assert "loading from the Hugging Face Hub" in out
     sources = json.loads((repo / "data/prepared/sources.json").read_text())
     assert sources == {
-        "rotten_tomatoes": {"source": "hub", "repo": standin_hub.ROTTEN, "revision": ROTTEN_SHA, "commit": ROTTEN_SHA},
-        "conll2003": {"source": "hub", "repo": standin_hub.CONLL, "revision": standin_hub.CONLL_REVISION,
-                      "commit": CONLL_SHA}}
-    for name, rows, schema in (("rotten_tomatoes", data.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"),
+        "classification": {"dataset": "rotten_tomatoes", "source": "hub", "repo": standin_hub.ROTTEN,
+                           "revision": ROTTEN_SHA, "commit": ROTTEN_SHA},
+        "ner": {"dataset": "conll2003", "source": "hub", "repo": standin_hub.CONLL,
+                "revision": standin_hub.CONLL_REVISION, "commit": CONLL_SHA}}
+    for name, rows, schema in (("classification", data.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"),
                                 data.SENTIMENT_SCHEMA),
-                               ("conll2003", data.conll_from_raw(raw_dir / "conll2003"), data.NER_SCHEMA)):
+                               ("ner", data.conll_from_raw(raw_dir / "conll2003"), data.NER_SCHEMA)):
         data.write_splits(rows, schema, tmp_path / "raw" / name)
         for split in data.SPLITS:
             assert (repo / "data/prepared" / name / f"{split}.parquet").read_bytes() == \
@@ -104,7 +105,7 @@ def test_the_book_profile_runs_end_to_end_through_the_hub(book_repo, hub):
     repo, out = book_repo
     assert "loading from the Hugging Face Hub" in out
     sources = json.loads((repo / "data/prepared/sources.json").read_text())
-    assert sources["conll2003"]["commit"] == CONLL_SHA and sources["rotten_tomatoes"]["commit"] == ROTTEN_SHA
+    assert sources["ner"]["commit"] == CONLL_SHA and sources["classification"]["commit"] == ROTTEN_SHA
     metrics = {run: json.loads((repo / f"metrics/fine_tune/{run}.json").read_text())
                for run in ("full", "head_only", "first_blocks", "from_mlm")}
     assert {m["total_blocks"] for m in metrics.values()} == {12}  # bert-base-cased's 12 blocks

@@ -3,6 +3,8 @@ import pytest
 
 from stages.lib.metrics import book_token_f1, classification_metrics, entity_metrics
 
+TYPES = ["PER", "ORG", "LOC", "MISC"]
+
 
 def test_classification_metrics_on_a_hand_made_case():
     # 2 true positives, 1 false positive, 1 false negative, 1 true negative
@@ -17,7 +19,7 @@ def test_no_positive_prediction_scores_zero_f1_not_an_error():
 def test_entity_strict_and_book_metrics_differ():
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG"]]
     pred = [["B-PER", "O", "O", "B-LOC"], ["O", "I-ORG", "I-ORG"]]
-    m = entity_metrics(gold, pred)
+    m = entity_metrics(gold, pred, TYPES)
     # PER span cut short: wrong. LOC right. ORG starting with I-ORG: an entity for conlleval...
     assert m["entity_f1"] == pytest.approx(2 / 3)
     assert (m["f1_PER"], m["f1_LOC"], m["f1_ORG"], m["f1_MISC"]) == (0.0, 1.0, 1.0, 0.0)
@@ -30,7 +32,7 @@ def test_entity_strict_and_book_metrics_differ():
 
 def test_a_perfect_tagging_scores_one_everywhere_it_has_entities():
     gold = [["B-PER", "I-PER", "O"], ["B-MISC"]]
-    m = entity_metrics(gold, gold)
+    m = entity_metrics(gold, gold, TYPES)
     assert m["entity_f1"] == m["entity_f1_strict"] == m["f1_PER"] == m["f1_MISC"] == 1.0
     assert m["f1_ORG"] == m["f1_LOC"] == 0.0  # no such entity: scored 0, not missing
     assert book_token_f1(sum(gold, []), sum(gold, [])) == 1.0

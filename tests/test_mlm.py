@@ -11,6 +11,7 @@ from stages.lib.data import SENTIMENT_SCHEMA, rotten_tomatoes_from_raw, write_sp
 from stages.lib.models import resolve_model
 from stages.lib.paths import RunOutputs
 from stages.lib.training import train_and_evaluate
+from tests.prepared import ROTTEN_TOMATOES
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HP = {"learning_rate": 5e-5, "batch_size": 8, "epochs": 1, "weight_decay": 0.01, "seed": 42,
@@ -114,7 +115,7 @@ def test_pretrain_a_tiny_run(tmp_path, raw_dir):
     write_splits(rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"), SENTIMENT_SCHEMA, data)
     probes = ["What a horrible [MASK]!", "This movie is a [MASK]."]
     hp = settings.validate(settings.MlmTraining, {**HP, "mlm_probability": 0.15, "masking": "whole_word"}, "test")
-    task = mlm.MlmTask(hp, probes, 3)
+    task = mlm.MlmTask(hp, probes, 3, ROTTEN_TOMATOES)
     metrics = train_and_evaluate(task, MINILM, hp, data, RunOutputs(tmp_path / "m.json", tmp_path / "model"))
     report = task.report
     assert metrics["train_samples"] == 32

@@ -1,6 +1,8 @@
 """The offline guarantee, in-process: with the network cut off (tests.conftest.no_network) and
 HF_HUB_OFFLINE=1, the prepare stage runs from the raw files and the packaged MiniLM loads, tokenizes
 and runs a forward pass, without a single connection attempt."""
+import hashlib
+import json
 import socket
 import tempfile
 from pathlib import Path
@@ -15,6 +17,16 @@ from stages.lib.config import load_params
 from tests.conftest import REPO
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+# The prepared folders' hashes in dvc.lock since the first recorded run (as data/prepared/rotten_tomatoes,
+# conll2003 and fewshot): prepare must keep writing the same bytes for the default datasets.
+RECORDED = {"classification": "e0c3a3f7b036a010a0eed8b09595affc.dir", "ner": "53ef7767f3801226a5f889d5d9be6b86.dir",
+            "fewshot": "0e5bedea8ce1869cef7fee76a7d5059e.dir"}
+
+
+def dvc_dir_md5(folder: Path) -> str:
+    """A folder's hash as DVC records it: the md5 of its sorted (relpath, md5) listing as JSON."""
+    entries = [{"md5": hashlib.md5(p.read_bytes()).hexdigest(), "relpath": p.name} for p in sorted(folder.iterdir())]
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 
 
 def test_the_guard_refuses_the_network_and_allows_unix_sockets(no_network):
@@ -50,9 +62,11 @@ def test_prepare_and_the_packaged_model_run_offline(no_network, raw_dir, tmp_pat
     prepare.main()
     assert f"loading raw files from {raw_dir}" in capsys.readouterr().out
     prepared = tmp_path / "data" / "prepared"
-    assert sorted(p.name for p in prepared.iterdir()) == ["conll2003", "fewshot", "rotten_tomatoes", "sources.json"]
-    reviews = data.read_split(prepared / "rotten_tomatoes", "test")
-    sentences = data.read_split(prepared / "conll2003", "test")
+    assert sorted(p.name for p in prepared.iterdir()) == ["classification", "classification.json", "fewshot", "ner", "ner.json", "sources.json"]
+    for folder, md5 in RECORDED.items():
+        assert dvc_dir_md5(prepared / folder) == md5, folder
+    reviews = data.read_split(prepared / "classification", "test")
+    sentences = data.read_split(prepared / "ner", "test")
     assert (len(reviews), len(sentences)) == (1066, 3453)
 
     tokenizer, model = models.load_sequence_classifier(MINILM, data.SENTIMENT_LABELS)

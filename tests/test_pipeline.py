@@ -50,8 +50,8 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
     repo, _, out = smoke_repo
     assert "loading raw files from" in out
     for split in ("train", "validation", "test"):
-        assert (repo / "data/prepared/rotten_tomatoes" / f"{split}.parquet").is_file()
-        assert (repo / "data/prepared/conll2003" / f"{split}.parquet").is_file()
+        assert (repo / "data/prepared/classification" / f"{split}.parquet").is_file()
+        assert (repo / "data/prepared/ner" / f"{split}.parquet").is_file()
     assert (repo / "data/prepared/fewshot/train.parquet").is_file()
     metrics = {}
     for run in RUNS:
@@ -141,7 +141,7 @@ def test_predictions_line_up_with_the_test_split(smoke_repo):
     import pyarrow.parquet as pq
 
     repo, _, _ = smoke_repo
-    test = pq.read_table(repo / "data/prepared/rotten_tomatoes/test.parquet").to_pydict()
+    test = pq.read_table(repo / "data/prepared/classification/test.parquet").to_pydict()
     files = [*(f"fine_tune/{run}" for run in RUNS), "setfit",
              *(f"freeze_sweep/blocks{k}_seed{s}" for k in (0, 6) for s in (1, 2))]
     rows = {}

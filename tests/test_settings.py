@@ -211,6 +211,28 @@ def test_bad_data_settings_name_the_parameter(params, key, value, message):
         settings.data({"data": {**params["data"], key: value}})
 
 
+@pytest.mark.parametrize("section, key, value, message", [
+    ("classification", "split", [0.8, 0.1, 0.2], r"data.classification.split = \[0.8, 0.1, 0.2\] is invalid; "
+                                                 r"accepted: three positive shares summing to 1"),
+    ("classification", "split", [0.9, 0.1], r"data.classification.split = \[0.9, 0.1\] is invalid"),
+    ("classification", "labels", ["only"], r"data.classification.labels = \['only'\] is invalid; accepted: empty "
+                                           r"\(from the data\), or a list of two or more distinct class names"),
+    ("classification", "labels", ["a", "a"], r"data.classification.labels = \['a', 'a'\] is invalid"),
+    ("classification", "text_column", "", r"data.classification.text_column = '' is invalid; accepted: a column name"),
+    ("ner", "tag_column", 0, r"data.ner.tag_column = 0 is the token column; accepted: 1, 2, ... or -1 \(the last\)"),
+    ("ner", "tag_column", "last", r"data.ner.tag_column = 'last' is invalid; accepted: an integer"),
+    ("ner", "columns", 4, r"data.ner: unknown key\(s\) columns; accepted: dataset, revision, tag_column"),
+])
+def test_bad_own_data_settings_name_the_parameter(params, section, key, value, message):
+    with pytest.raises(PipelineError, match=f"^params.yaml: {message}"):
+        settings.data({"data": {**params["data"], section: {**params["data"][section], key: value}}})
+
+
+def test_own_data_settings_default_to_the_books_datasets(params):
+    cfg = settings.data(params)
+    assert cfg.classification.dataset is None and cfg.ner.dataset is None and cfg.classification.split == [0.8, 0.1, 0.1]
+
+
 def test_a_missing_data_key_says_what_it_takes(params):
     del params["data"]["raw_dir"]
     with pytest.raises(PipelineError, match=r"^params.yaml: data.raw_dir is missing \(a folder with"):

@@ -4,6 +4,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from stages.lib import stats
+from stages.lib.data import SENTIMENT_LABELS
 from stages.lib.metrics import entity_metrics, score_classifier
 from tests.conftest import bootstrap_settings
 
@@ -33,15 +34,15 @@ def test_scores_from_unit_counts_equal_scikit_learn_and_seqeval():
     gold = [["B-PER", "I-PER", "O"], ["B-LOC", "O"], ["O", "I-ORG"], ["B-MISC"]]
     pred = [["B-PER", "O", "O"], ["B-LOC", "O"], ["O", "I-ORG"], ["O"]]
     sums = stats.entity_units(gold, pred).sum(0)
-    assert stats.f1(sums) == pytest.approx(entity_metrics(gold, pred)["entity_f1"])
+    assert stats.f1(sums) == pytest.approx(entity_metrics(gold, pred, ["PER", "ORG", "LOC", "MISC"])["entity_f1"])
 
 
 def test_the_interval_is_seeded_and_contains_the_score():
     pred = np.where(RNG.random(1000) < 0.8, GOLD, 1 - GOLD)
-    scores, rows = score_classifier(list(range(1000)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings())
+    scores, rows = score_classifier(list(range(1000)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings(), SENTIMENT_LABELS)
     low, high = scores["f1_ci95"]
     assert low < scores["f1"] < high and 0.03 < high - low < 0.1
-    assert scores == score_classifier(list(range(1000)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings())[0]
+    assert scores == score_classifier(list(range(1000)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings(), SENTIMENT_LABELS)[0]
     assert rows[3] == {"row": 3, "gold": int(GOLD[3]), "pred": int(pred[3]), "probs": np.eye(2)[pred[3]].tolist()}
 
 

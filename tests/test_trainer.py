@@ -5,6 +5,7 @@ from stages.lib.sentiment import SentimentTask
 from stages.lib.settings import FreezeSpec, Training, validate
 from stages.lib.trainer import make_trainer
 from tests.conftest import bootstrap_settings
+from tests.prepared import ROTTEN_TOMATOES
 
 HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01, "seed": 42,
       "precision": "fp32", "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
@@ -22,7 +23,7 @@ def test_length_grouping_keeps_every_example_once_an_epoch_and_cuts_padding(tmp_
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
     rng = random.Random(0)
     texts = [" ".join(["word"] * rng.randint(1, 60)) for _ in range(400)]
-    ds = SentimentTask(FreezeSpec(), bootstrap_settings()).tokenize(datasets.Dataset.from_dict({"text": texts, "label": [0, 1] * 200}), tokenizer)
+    ds = SentimentTask(FreezeSpec(), bootstrap_settings(), ROTTEN_TOMATOES).tokenize(datasets.Dataset.from_dict({"text": texts, "label": [0, 1] * 200}), tokenizer)
 
     def epoch(group_by_length: bool) -> list[list[int]]:
         hp = validate(Training, {**HP, "group_by_length": group_by_length, "seed": 3}, "test")

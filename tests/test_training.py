@@ -8,7 +8,7 @@ import pytest
 from huggingface_hub import ModelCard
 
 from stages.lib import cards, settings
-from stages.lib.data import SENTIMENT_SCHEMA, write_splits
+from stages.lib.data import SENTIMENT_SCHEMA, describe, write_splits
 from stages.lib.metrics import classification_metrics
 from stages.lib.models import load_sequence_classifier
 from stages.lib.paths import RunOutputs
@@ -22,8 +22,8 @@ HP = {"learning_rate": 1e-3, "batch_size": 8, "epochs": 1, "weight_decay": 0.0, 
 
 class LengthTask(Task):
     """A fourth task in a few lines: is a text longer than four words?"""
-    about = cards.About("text-classification", "lengths", "Lengths", "whether a text is longer than four words",
-                        {"test_f1": "f1"})
+    about = cards.About("text-classification", describe("Lengths", "toy/lengths", True, ["short", "long"], False),
+                        "whether a text is longer than four words", {"test_f1": "f1"})
 
     def load(self, model_name):
         return load_sequence_classifier(model_name, ("short", "long"))
@@ -51,8 +51,7 @@ def test_a_new_task_runs_through_the_skeleton(data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # checkpoints go to data/checkpoints/ under the working directory
     hp = settings.validate(settings.Training, HP, "test")
     out = RunOutputs(tmp_path / "m.json", tmp_path / "model", tmp_path / "live")
-    params = {"checkpoints": {"every_steps": 100}, "profile": "toy", "profiles": {"toy": {}},
-              "data": {"lengths_hub": "toy/lengths"}}
+    params = {"checkpoints": {"every_steps": 100}, "profile": "toy", "profiles": {"toy": {}}}
     metrics = run(params, "toy", LengthTask(), MINILM, [hp], data_dir, out)
     assert json.loads((tmp_path / "m.json").read_text()) == metrics
     assert metrics["train_samples"] == 32 and 0 <= metrics["test_f1"] <= 1

@@ -15,9 +15,8 @@ from stages.lib.machine import machine
 from stages.lib.models import resolve_model
 from stages.lib.outputs import write_text
 from stages.lib.seeds import describe
-from stages.lib.settings import dataset_id
 
-LANGUAGE = "en"  # both datasets are English
+LANGUAGE = "en"  # both default datasets are English (of your own data the card names none)
 SECONDS = ("train_runtime_s", "train_seconds")  # training time: the Trainer's metric, SetFit's
 
 
@@ -25,20 +24,36 @@ SECONDS = ("train_runtime_s", "train_seconds")  # training time: the Trainer's m
 class About:
     """What a card says of the task a model was trained for."""
     pipeline_tag: str       # the Hub's task
-    dataset: str            # a prepared dataset; params data.<dataset>_hub is its Hub id
-    dataset_name: str
+    dataset: dict           # the prepared dataset, as stages.lib.data.describe records it
     use: str                # what the model is for
     scores: dict[str, str]  # headline metric -> its Hub metric type (the card's YAML eval results)
 
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset["name"]
 
-SENTIMENT = About("text-classification", "rotten_tomatoes", "Rotten Tomatoes",
-                  "the sentiment (neg or pos) of a short English movie review",
-                  {"test_f1": "f1", "test_accuracy": "accuracy"})
-NER = About("token-classification", "conll2003", "CoNLL-2003",
-            "named entities (PER, ORG, LOC, MISC) in English news text (Reuters, 1996-97)", {"test_entity_f1": "f1"})
-MLM = About("fill-mask", "rotten_tomatoes", "Rotten Tomatoes",
-            "a starting point for fine-tuning on English movie reviews (a masked-LM body, not a classifier)",
-            {"test_perplexity_after": "perplexity"})
+
+def _own_use(dataset: dict, what: str) -> str:
+    return f"{what} in texts like those of {dataset['name']} ({', '.join(dataset['labels'])})"
+
+
+def sentiment(dataset: dict) -> About:
+    use = ("the sentiment (neg or pos) of a short English movie review" if dataset["default"]
+           else _own_use(dataset, "the class"))
+    return About("text-classification", dataset, use, {"test_f1": "f1", "test_accuracy": "accuracy"})
+
+
+def ner(dataset: dict) -> About:
+    use = ("named entities (PER, ORG, LOC, MISC) in English news text (Reuters, 1996-97)" if dataset["default"]
+           else _own_use(dataset, "named entities"))
+    return About("token-classification", dataset, use, {"test_entity_f1": "f1"})
+
+
+def mlm(dataset: dict) -> About:
+    use = "a starting point for fine-tuning on " + ("English movie reviews" if dataset["default"]
+                                                    else f"texts like those of {dataset['name']}")
+    return About("fill-mask", dataset, use + " (a masked-LM body, not a classifier)",
+                 {"test_perplexity_after": "perplexity"})
 
 
 @dataclass(frozen=True)
@@ -74,11 +89,13 @@ def write(folder: Path, run: Run, params: dict) -> None:
         f"---\nlibrary_name: transformers\n---\n\n# {run.title}\n\nTrained by this repository's DVC pipeline "
         f"(`{run.title}`); the card is generated from the run's metrics and `params.yaml`.\n")
     hub_id, license = lineage(run.base_model)
-    dataset = dataset_id(params, run.about.dataset)
+    info = run.about.dataset
+    dataset = info["id"]
     metadata = {
-        "model_name": run.title, "language": LANGUAGE, "license": license or "unknown", "base_model": hub_id,
-        "datasets": [dataset], "pipeline_tag": run.about.pipeline_tag, "metrics": list(run.about.scores.values()),
-        "tags": list(dict.fromkeys([*(card.data.tags or []), run.title.split("/")[0], run.about.dataset])),
+        "model_name": run.title, "language": LANGUAGE if info["default"] else None, "license": license or "unknown",
+        "base_model": hub_id, "datasets": [dataset] if info["hub"] else None, "pipeline_tag": run.about.pipeline_tag,
+        "metrics": list(run.about.scores.values()),
+        "tags": list(dict.fromkeys([*(card.data.tags or []), run.title.split("/")[0], Path(dataset).name])),
         "eval_results": [EvalResult(task_type=run.about.pipeline_tag, dataset_type=dataset,
                                     dataset_name=run.about.dataset_name, dataset_split="test", metric_type=kind,
                                     metric_value=run.metrics[key], metric_name=interval_name(run.metrics, key))
@@ -86,7 +103,7 @@ def write(folder: Path, run: Run, params: dict) -> None:
     for key, value in metadata.items():
         setattr(card.data, key, value)
     uncased = lowercases(AutoTokenizer.from_pretrained(folder))
-    card.text = card.text.rstrip() + "\n\n" + body(run, hub_id, license, dataset, profile_name(params), uncased)
+    card.text = card.text.rstrip() + "\n\n" + body(run, hub_id, license, profile_name(params), uncased)
     write_text(readme, card.content)
 
 
@@ -105,22 +122,26 @@ def lowercases(tokenizer) -> bool:
     return tokenizer.tokenize("Paris") == tokenizer.tokenize("paris")
 
 
-def body(run: Run, hub_id: str | None, license: str | None, dataset: str, profile: str, uncased: bool) -> str:
+def body(run: Run, hub_id: str | None, license: str | None, profile: str, uncased: bool) -> str:
     """The Markdown sections: results, training, intended use and limits."""
-    return "\n\n".join([results(run.metrics, run.about, dataset), training(run, hub_id, profile),
+    return "\n\n".join([results(run.metrics, run.about), training(run, hub_id, profile),
                          limits(run.about, license, uncased)]) + "\n"
 
 
-def results(m: dict, about: About, dataset: str) -> str:
+def results(m: dict, about: About) -> str:
     """Every test score, its interval beside it, and what the seeds mean for them."""
     keys = [k for k, v in sorted(m.items()) if k.startswith("test_") and isinstance(v, (int, float))
             and not k.endswith(("_sd", "_ci95", "_seeds"))]
     intervals = any(f"{k}_ci95" in m for k in keys)
     lines = ["## Results", "",
-             f"On the test split of [{about.dataset_name}](https://huggingface.co/datasets/{dataset})" +
+             f"On the test split of {link(about.dataset)}" +
              ("; in brackets the 95 % bootstrap interval." if intervals else "."), "",
              "| metric | value |", "| --- | --- |",
              *(f"| `{k}` | {m[k]:,} |" if isinstance(m[k], int) else f"| `{k}` | {describe(m, k)} |" for k in keys)]
+    if about.pipeline_tag == "text-classification":
+        labels = about.dataset["labels"]
+        lines += ["", f"`test_f1`: F1 of the class {labels[1]}, as the book scores it." if len(labels) == 2 else
+                  f"`test_f1`: macro-F1 over the {len(labels)} classes; `test_f1_<class>` each class's own."]
     if "seeds" in m:
         headline = next(iter(about.scores))
         lines += ["", f"Each score is the mean over seeds {', '.join(map(str, m['seeds']))}, with its sd; an interval "
@@ -130,6 +151,13 @@ def results(m: dict, about: About, dataset: str) -> str:
         lines += ["", "One training seed: an interval is the test set's sampling noise, not the spread between "
                       "training runs."]
     return "\n".join(lines)
+
+
+def link(dataset: dict) -> str:
+    """The dataset's name, linked to its Hub page where it has one."""
+    if dataset["hub"]:
+        return f"[{dataset['name']}](https://huggingface.co/datasets/{dataset['id']})"
+    return f"{dataset['name']} (`{dataset['id']}`, local)"
 
 
 def training(run: Run, hub_id: str | None, profile: str) -> str:

@@ -17,6 +17,7 @@ rejected, not converted: the originals are IOB2 throughout.
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stages.lib.config import PipelineError
+from stages.lib.paths import dataset_record
 
 SPLITS = ("train", "validation", "test")
 SENTIMENT_LABELS = ("neg", "pos")  # ids 0, 1
@@ -37,6 +39,7 @@ CONLL_FILES = {"train": "train.txt", "validation": "dev.txt", "test": "test.txt"
 POLARITY_LINES = sum(EXPECTED_ROWS["rotten_tomatoes"].values()) // 2  # 5,331 in each class file
 POLARITY_ACCEPTED = "Latin-1 text, one sentence a line, as the original rt-polarity v1.0 files"
 CONLL_ACCEPTED = "UTF-8 text (the original files are ASCII)"
+IOB2_TAG = re.compile(r"O|[BI]-\S+")
 BOMS = {b"\xef\xbb\xbf": "a UTF-8 byte-order mark", b"\xff\xfe": "a UTF-16 byte-order mark",
         b"\xfe\xff": "a UTF-16 byte-order mark"}
 
@@ -89,7 +92,7 @@ def rotten_tomatoes_from_raw(folder: Path) -> dict[str, dict[str, list]]:
 
 def rotten_tomatoes_from_hub(repo_id: str, revision: str) -> tuple[dict[str, dict[str, list]], str]:
     """(splits, the commit loaded) of the Hub dataset; labels mapped by name onto neg = 0, pos = 1."""
-    ds, commit = _load_hub_dataset(repo_id, revision)
+    ds, commit = load_hub_dataset(repo_id, revision)
     to_id = _label_map(ds["train"].features["label"], SENTIMENT_LABELS, f"{repo_id}@{commit}: label")
     return {s: {"text": list(ds[s]["text"]), "label": [to_id[int(x)] for x in ds[s]["label"]]}
             for s in SPLITS}, commit
@@ -97,58 +100,86 @@ def rotten_tomatoes_from_hub(repo_id: str, revision: str) -> tuple[dict[str, dic
 
 # ---- CoNLL-2003 ----------------------------------------------------------------------------
 
-def read_conll(path: Path) -> dict[str, list]:
-    """Sentences of a CoNLL-2003 file as tokens and NER tag ids."""
+def read_conll(path: Path, tag_column: int = -1, tags: tuple[str, ...] | None = NER_TAGS) -> dict[str, list]:
+    """Sentences of a CoNLL-format file as tokens and tag strings. The token is column 0, the tag
+    `tag_column`; `tags`: the accepted tags (CoNLL-2003's, whose files have 4 columns), or None for
+    any IOB2 tag (O, B-<type>, I-<type>) with as many columns on every line as on the first."""
     if not path.is_file():
         raise PipelineError(f"{path}: CoNLL file not found")
     text = decode_utf8(path, path.read_bytes())
-    tag_ids = {tag: i for i, tag in enumerate(NER_TAGS)}
     sentences: dict[str, list] = {"tokens": [], "ner_tags": []}
     tokens: list[str] = []
-    tags: list[int] = []
+    labels: list[str] = []
     iob1: list[str] = []  # where an I-X starts an entity, "line: what"
+    width = 4 if tags is not None else None  # columns a line must have
 
     def end_sentence():
         if tokens:
             sentences["tokens"].append(list(tokens))
-            sentences["ner_tags"].append(list(tags))
+            sentences["ner_tags"].append(list(labels))
             tokens.clear()
-            tags.clear()
+            labels.clear()
 
     for line_no, line in enumerate(text.split("\n"), start=1):
         if line.startswith("-DOCSTART-") or not line.strip():
             end_sentence()
             continue
         columns = line.split()
-        if len(columns) != 4:
-            raise PipelineError(f"{path}:{line_no}: expected 4 columns (token POS chunk NER), "
+        if width is None:
+            width = len(columns)
+            if not -width <= tag_column < width or tag_column % width == 0:
+                raise PipelineError(f"{path}:{line_no}: {width} column(s), so no tag column "
+                                    f"data.ner.tag_column = {tag_column} (the token is column 0)")
+        if len(columns) != width:
+            what = "token POS chunk NER" if tags is not None else f"as line {_first_line(text)}"
+            raise PipelineError(f"{path}:{line_no}: expected {width} columns ({what}), "
                                 f"found {len(columns)}: {line.rstrip()!r}")
-        tag = columns[3]
-        if tag not in tag_ids:
-            raise PipelineError(f"{path}:{line_no}: unknown NER tag {tag!r}; "
-                                f"accepted: {', '.join(NER_TAGS)}")
-        previous = NER_TAGS[tags[-1]] if tags else None
+        tag = columns[tag_column]
+        if tags is not None and tag not in tags:
+            raise PipelineError(f"{path}:{line_no}: unknown NER tag {tag!r}; accepted: {', '.join(tags)}")
+        if tags is None and not IOB2_TAG.fullmatch(tag):
+            raise PipelineError(f"{path}:{line_no}: tag {tag!r} (column {tag_column}) is not IOB2; "
+                                "accepted: O, B-<type>, I-<type>")
+        previous = labels[-1] if labels else None
         if tag.startswith("I-") and (previous is None or previous[2:] != tag[2:]):
             iob1.append(f"{line_no}: {tag} " + (f"follows {previous}" if previous else "starts a sentence"))
         tokens.append(columns[0])
-        tags.append(tag_ids[tag])
+        labels.append(tag)
     end_sentence()
     if iob1:
         raise PipelineError(f"{path}:{iob1[0]} (IOB1-style tagging); {len(iob1)} such tag(s) in this "
                             "file; accepted: IOB2, where every entity starts with B-; convert to IOB2 first")
     if not sentences["tokens"]:
-        raise PipelineError(f"{path}: no sentences; accepted: `token POS chunk NER` lines, a blank "
-                            "line between sentences")
+        raise PipelineError(f"{path}: no sentences; accepted: `{'token POS chunk NER' if tags else 'token ... tag'}` "
+                            "lines, a blank line between sentences")
     return sentences
 
 
+def _first_line(text: str) -> int:
+    """The number of the first token line of a CoNLL file."""
+    return next(i for i, line in enumerate(text.split("\n"), start=1)
+                if line.strip() and not line.startswith("-DOCSTART-"))
+
+
+def tag_ids(splits: dict[str, dict[str, list]], tags: tuple[str, ...]) -> dict[str, dict[str, list]]:
+    """Tag strings as ids into `tags`."""
+    index = {tag: i for i, tag in enumerate(tags)}
+    return {s: {"tokens": c["tokens"], "ner_tags": [[index[t] for t in sent] for sent in c["ner_tags"]]}
+            for s, c in splits.items()}
+
+
+def tag_set(types) -> tuple[str, ...]:
+    """O, then B-X and I-X of each entity type X, sorted: B-X odd, I-X = B-X + 1 (ner.align_labels)."""
+    return ("O", *(f"{p}-{t}" for t in sorted(set(types)) for p in "BI"))
+
+
 def conll_from_raw(folder: Path) -> dict[str, dict[str, list]]:
-    return {split: read_conll(folder / name) for split, name in CONLL_FILES.items()}
+    return tag_ids({split: read_conll(folder / name) for split, name in CONLL_FILES.items()}, NER_TAGS)
 
 
 def conll_from_hub(repo_id: str, revision: str) -> tuple[dict[str, dict[str, list]], str]:
     """(splits, the commit loaded) of the Hub dataset; tags mapped by name onto NER_TAGS ids."""
-    ds, commit = _load_hub_dataset(repo_id, revision)
+    ds, commit = load_hub_dataset(repo_id, revision)
     to_id = _label_map(ds["train"].features["ner_tags"].feature, NER_TAGS, f"{repo_id}@{commit}: ner_tags")
     return {s: {"tokens": [list(t) for t in ds[s]["tokens"]],
                 "ner_tags": [[to_id[int(x)] for x in t] for t in ds[s]["ner_tags"]]} for s in SPLITS}, commit
@@ -174,15 +205,15 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def decode_utf8(path: Path, raw: bytes) -> str:
+def decode_utf8(path: Path, raw: bytes, accepted: str = CONLL_ACCEPTED) -> str:
     """Strict UTF-8; an error names the line and the offending byte."""
-    check_text_bytes(path, raw, CONLL_ACCEPTED)
+    check_text_bytes(path, raw, accepted)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line, column = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
         raise PipelineError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column "
-                            f"{column}); accepted: {CONLL_ACCEPTED}") from None
+                            f"{column}); accepted: {accepted}") from None
 
 
 def _label_map(feature, expected: tuple[str, ...], where: str) -> dict[int, int]:
@@ -193,9 +224,14 @@ def _label_map(feature, expected: tuple[str, ...], where: str) -> dict[int, int]
     return {i: expected.index(name) for i, name in enumerate(names)}
 
 
-def _load_hub_dataset(repo_id: str, revision: str):
+RAW_HINT = ("Offline? Set data.raw_dir in params.yaml to a folder with the original raw files "
+            "(rotten_tomatoes/, conll2003/) and data.source to auto or raw.")
+
+
+def load_hub_dataset(repo_id: str, revision: str, hint: str = RAW_HINT):
     """(DatasetDict, commit sha) of `repo_id` at `revision` (a branch, tag or commit). The revision is
-    resolved to its commit first and that commit is loaded, so the commit recorded is the data read."""
+    resolved to its commit first and that commit is loaded, so the commit recorded is the data read.
+    `hint`: what to do when it cannot be loaded."""
     import datasets
     from huggingface_hub import HfApi
 
@@ -205,9 +241,7 @@ def _load_hub_dataset(repo_id: str, revision: str):
     except Exception as e:  # the Hub client raises many types (connection, offline mode, 404)
         raise PipelineError(
             f"could not load dataset {repo_id!r} at revision {revision!r} from the Hugging Face Hub "
-            f"({type(e).__name__}: {' '.join(str(e).split())}). "
-            "Offline? Set data.raw_dir in params.yaml to a folder with the original raw files "
-            "(rotten_tomatoes/, conll2003/) and data.source to auto or raw.") from None
+            f"({type(e).__name__}: {' '.join(str(e).split())}). {hint}") from None
     missing = [s for s in SPLITS if s not in ds]
     if missing:
         raise PipelineError(f"dataset {repo_id!r}: no {', '.join(missing)} split; it has "
@@ -230,16 +264,18 @@ def write_splits(splits: dict[str, dict[str, list]], schema: pa.Schema, folder: 
         pq.write_table(table, folder / f"{split}.parquet", compression="zstd")
 
 
-def fewshot_sample(train: dict[str, list], per_class: int, seed: int) -> dict[str, list]:
-    """`per_class` examples of each label drawn without replacement, class 0 first, rows in order."""
+def fewshot_sample(train: dict[str, list], per_class: int, seed: int,
+                   names: tuple[str, ...] | list[str] = SENTIMENT_LABELS) -> dict[str, list]:
+    """`per_class` examples of each class (`names`: in id order) drawn without replacement, class 0
+    first, rows in order."""
     labels = np.asarray(train["label"])
     rng = np.random.default_rng(seed)
     chosen = []
-    for label in range(len(SENTIMENT_LABELS)):
+    for label, name in enumerate(names):
         candidates = np.flatnonzero(labels == label)
         if per_class > len(candidates):
             raise PipelineError(f"params.yaml: data.fewshot_per_class = {per_class} exceeds the "
-                                f"{len(candidates)} training examples of class {SENTIMENT_LABELS[label]}")
+                                f"{len(candidates)} training examples of class {name}")
         chosen.extend(sorted(rng.choice(candidates, size=per_class, replace=False).tolist()))
     return {"text": [train["text"][i] for i in chosen], "label": [train["label"][i] for i in chosen]}
 
@@ -256,6 +292,22 @@ def with_row_ids(ds):
     """`ds` with a "row" column: each row's index in the prepared split, which the predictions
     files carry so that two runs' predictions can be paired row by row."""
     return ds.add_column("row", list(range(len(ds))))
+
+
+def describe(name: str, dataset_id: str, hub: bool, labels, default: bool) -> dict:
+    """What prepare records of a task's dataset (paths.dataset_record): its name, its Hub id (hub) or
+    local path, the label names in id order (NER: the tags), and whether it is the chapter's own."""
+    return {"name": name, "id": dataset_id, "hub": hub, "labels": list(labels), "default": default}
+
+
+
+def dataset_info(task: str) -> dict:
+    """The prepared dataset of `task` (classification or ner), as `describe` recorded it."""
+    path = dataset_record(task)
+    if not path.is_file():
+        raise PipelineError(f"{path} not found: the data is not prepared yet; run `dvc repro prepare` "
+                            "(or `python -m stages.prepare`) first")
+    return json.loads(path.read_text())
 
 
 def read_split(folder: Path, split: str):

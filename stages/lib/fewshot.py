@@ -9,31 +9,31 @@ from pathlib import Path
 
 from stages.lib import cards, precision, seeds
 from stages.lib.config import PipelineError
-from stages.lib.data import EVAL_ROWS_SEED, SENTIMENT_LABELS, fewshot_sample, read_split, subset, with_row_ids
+from stages.lib.data import EVAL_ROWS_SEED, fewshot_sample, read_split, subset, with_row_ids
 from stages.lib.memory import PeakMemory
 from stages.lib.metrics import score_classifier
 from stages.lib.models import resolve_model
 from stages.lib.outputs import atomic_dir
-from stages.lib.settings import dataset_id
 from stages.lib.trainer import trainer_dir
 
 
-def draw_samples(train: dict[str, list], sizes: list[int], seed: int, where: str) -> dict[int, dict]:
-    """n examples per class for each n in `sizes`, drawn by prepare's sampler with prepare's seed,
-    so the n = data.fewshot_per_class draw is exactly data/prepared/fewshot."""
+def draw_samples(train: dict[str, list], sizes: list[int], seed: int, where: str, labels: list[str]) -> dict[int, dict]:
+    """n examples per class (`labels`: the class names in id order) for each n in `sizes`, drawn by
+    prepare's sampler with prepare's seed, so the n = data.fewshot_per_class draw is exactly
+    data/prepared/fewshot."""
     counts = Counter(train["label"])
-    fewest = min(range(len(SENTIMENT_LABELS)), key=lambda label: counts[label])
+    fewest = min(range(len(labels)), key=lambda label: counts[label])
     for n in sizes:
         if n > counts[fewest]:  # checked here: fewshot_sample's own error names data.fewshot_per_class
             raise PipelineError(f"params.yaml: {where}.samples_per_class: {n} exceeds the {counts[fewest]} "
-                                f"training examples of class {SENTIMENT_LABELS[fewest]}; "
+                                f"training examples of class {labels[fewest]}; "
                                 f"accepted: positive integers up to {counts[fewest]}")
-    return {n: fewshot_sample(train, n, seed) for n in sizes}
+    return {n: fewshot_sample(train, n, seed, labels) for n in sizes}
 
 
-def check_prepared(samples: dict[int, dict], prepared: dict[str, list]) -> None:
+def check_prepared(samples: dict[int, dict], prepared: dict[str, list], classes: int) -> None:
     """The draw with as many per class as the prepared few-shot file must be that file (else stale)."""
-    n = len(prepared["label"]) // len(SENTIMENT_LABELS)
+    n = len(prepared["label"]) // classes
     if n in samples and samples[n] != prepared:
         raise PipelineError(f"data/prepared/fewshot differs from the {n}-per-class draw of the training "
                             "split with data.fewshot_seed; rerun the prepare stage (dvc repro prepare)")
@@ -59,26 +59,27 @@ def contrastive_pairs(trainer) -> int:
     return pairs
 
 
-def load_setfit_model(name: str):
+def load_setfit_model(name: str, labels: list[str]):
     """A SetFit model (body + untrained logistic-regression head) over a Sentence Transformer."""
     import setfit
 
     try:
-        return setfit.SetFitModel.from_pretrained(resolve_model(name), labels=list(SENTIMENT_LABELS))
+        return setfit.SetFitModel.from_pretrained(resolve_model(name), labels=list(labels))
     except OSError as e:
         raise PipelineError(f"could not load SetFit model {name!r} ({type(e).__name__}: {e}); point the "
                             "setfit_model param at a local Sentence Transformers folder") from None
 
 
-def train_setfit(model_name: str, train: dict[str, list], hp: dict, mixed: str = "fp32"):
-    """Train SetFit on `train` (text, label); returns (trainer, seconds spent in training, peak MiB).
+def train_setfit(model_name: str, train: dict[str, list], labels: list[str], hp: dict, mixed: str = "fp32"):
+    """Train SetFit on `train` (text, label; `labels`: the class names in id order); returns
+    (trainer, seconds spent in training, peak MiB).
     `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...);
     `mixed`: a resolved precision. fp16 is setfit's own use_amp (with loss scaling); bf16 is an
     autocast around training (setfit has no bf16 switch)."""
     import datasets
     import setfit
 
-    model = load_setfit_model(model_name)
+    model = load_setfit_model(model_name, labels)
     with trainer_dir() as tmp:  # nothing is kept there
         args = setfit.TrainingArguments(output_dir=str(tmp), save_strategy="no", report_to="none",
                                         use_amp=mixed == "fp16", **hp)
@@ -96,16 +97,17 @@ def trainable_params(model) -> int:
     return sum(p.numel() for p in model.model_body.parameters()) + head.coef_.size + head.intercept_.size
 
 
-def save_model(model, out: Path, model_name: str, cfg, metrics: dict, params: dict) -> None:
+def save_model(model, out: Path, model_name: str, cfg, metrics: dict, params: dict, dataset: dict) -> None:
     """Body as safetensors, head as model_head.pkl (a scikit-learn object: joblib is setfit's format),
     and setfit's model card, filled in and then extended by stages.lib.cards with `metrics` (the
-    learning curve's) and `cfg` (a settings.SetFit)."""
+    learning curve's), `cfg` (a settings.SetFit) and `dataset` (the prepared dataset's record)."""
     hub_id, license = cards.lineage(model_name)
     card = model.model_card_data  # setfit writes its card's text from these
     card.model_id = "/".join(Path(out).parts[-2:])  # README names out, not a temp dir
     card.st_id, card.license, card.language = hub_id, license, cards.LANGUAGE
-    card.dataset_id, card.dataset_name = dataset_id(params, cards.SENTIMENT.dataset), cards.SENTIMENT.dataset_name
-    run = cards.Run("setfit", cards.SENTIMENT, model_name, cfg.model_dump(),
+    about = cards.sentiment(dataset)
+    card.dataset_id, card.dataset_name = (dataset["id"] if dataset["hub"] else None), about.dataset_name
+    run = cards.Run("setfit", about, model_name, cfg.model_dump(),
                     "the whole Sentence Transformer body on sentence pairs, then a logistic-regression head on its "
                     "embeddings", metrics)
     with atomic_dir(out) as tmp:
@@ -114,26 +116,27 @@ def save_model(model, out: Path, model_name: str, cfg, metrics: dict, params: di
 
 
 def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
-                   cfg, sample_seed: int, where: str, bootstrap) -> tuple[dict, list[dict], object]:
+                   cfg, sample_seed: int, where: str, bootstrap, labels: list[str]) -> tuple[dict, list[dict], object]:
     """Train one SetFit model per n in `sizes` (n examples per class) and seed in cfg.seeds (`cfg`: a
     settings.SetFit) and score each on the test split (a seeded subset of cfg.max_eval_samples rows when
-    given), with bootstrap intervals (`bootstrap`: a settings.Bootstrap); several seeds are combined
+    given), with bootstrap intervals (`bootstrap`: a settings.Bootstrap); `labels`: the class names in
+    id order. Several seeds are combined
     by stages.lib.seeds. Returns the metrics (the main n's scores at the top level), the main n's
     test predictions of every seed, and the first seed's main model (to save once its card can carry
     the combined metrics)."""
     train = read_split(data_dir, "train").to_dict()
     test = subset(with_row_ids(read_split(data_dir, "test")), cfg.max_eval_samples, EVAL_ROWS_SEED)
-    samples = draw_samples(train, sizes, sample_seed, where)
-    check_prepared(samples, read_split(fewshot_dir, "train").to_dict())
+    samples = draw_samples(train, sizes, sample_seed, where, labels)
+    check_prepared(samples, read_split(fewshot_dir, "train").to_dict(), len(labels))
 
     curve, predictions = {}, {}
     for n in sizes:
         runs = {}
         for seed in cfg.seeds:
-            trainer, seconds, peak_mb = train_setfit(model_name, samples[n], cfg.training_args(seed), cfg.precision)
+            trainer, seconds, peak_mb = train_setfit(model_name, samples[n], labels, cfg.training_args(seed), cfg.precision)
             with precision.autocast(cfg.precision):
                 probs = trainer.model.predict_proba(test["text"], as_numpy=True)
-            scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap)
+            scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap, labels)
             runs[seed] = ({**{f"test_{k}": v for k, v in scores.items()},
                            "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds,
                            "train_peak_memory_mb": peak_mb, "trainable_params": trainable_params(trainer.model)},

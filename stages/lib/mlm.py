@@ -128,12 +128,13 @@ def fill_mask(model, tokenizer, sentence: str, top_k: int) -> list[dict]:
 class MlmTask(Task):
     """Masked-LM training on the training texts; the test loss and the probes' fills are measured
     before and after (`report`: the fills)."""
-    about = cards.MLM
     keep_columns = True  # offset_mapping is for the whole-word collator, not the model
     loss_fn = staticmethod(masked_positions_loss)
 
-    def __init__(self, settings, probes: list[str], top_k: int):
-        self.settings, self.probes, self.top_k = settings, probes, top_k  # settings: a settings.MlmTraining
+    def __init__(self, settings, probes: list[str], top_k: int, dataset: dict):
+        """`settings`: a settings.MlmTraining; `dataset`: the prepared classification dataset's record."""
+        self.settings, self.probes, self.top_k = settings, probes, top_k
+        self.about = cards.mlm(dataset)
         self.test_batches: list[dict] = []
         self.report: dict = {}
 

@@ -1,4 +1,4 @@
-"""Named-entity recognition on CoNLL-2003: the chapter's token-classification section.
+"""Named-entity recognition on CoNLL-2003 (or your own data): the chapter's token-classification section.
 
 The model labels sub-tokens; CoNLL labels words. Training uses the book's alignment
 (`align_labels`); evaluation maps predictions back to words (first sub-token of each word) and
@@ -10,8 +10,7 @@ from pathlib import Path
 
 from stages.lib import cards, stats
 from stages.lib.config import PipelineError
-from stages.lib.data import NER_TAGS
-from stages.lib.metrics import book_token_f1, entity_metrics
+from stages.lib.metrics import book_token_f1, entity_metrics, entity_types
 from stages.lib.models import load_token_classifier
 from stages.lib.outputs import write_json
 from stages.lib.settings import Bootstrap
@@ -60,14 +59,14 @@ def tokenize(ds, tokenizer, label_all_subtokens: bool):
     return ds.map(encode, batched=True, remove_columns=ds.column_names, desc="tokenize")
 
 
-def word_tags(token_preds, word_ids: list[int | None], n_words: int) -> list[str]:
-    """Each word's predicted tag: the prediction at its first sub-token; "O" for words that
-    truncation cut off (so every word is scored, as conlleval does)."""
+def word_tags(token_preds, word_ids: list[int | None], n_words: int, tags) -> list[str]:
+    """Each word's predicted tag (`tags`: the tag set in id order): the prediction at its first
+    sub-token; "O" for words that truncation cut off (so every word is scored, as conlleval does)."""
     first = {}
     for position, word in enumerate(word_ids):
         if word is not None:
             first.setdefault(word, position)
-    return [NER_TAGS[int(token_preds[first[w]])] if w in first else "O" for w in range(n_words)]
+    return [tags[int(token_preds[first[w]])] if w in first else "O" for w in range(n_words)]
 
 
 def extract_entities(model, tokenizer, sentences: list[str]) -> list[dict]:
@@ -86,16 +85,16 @@ def extract_entities(model, tokenizer, sentences: list[str]) -> list[dict]:
 
 
 class NerTask(Task):
-    """Token classification on the prepared CoNLL-2003 splits, scored on the test split (as the book)."""
-    about = cards.NER
+    """Token classification on the prepared NER splits, scored on the test split (as the book)."""
 
-    def __init__(self, label_all_subtokens: bool, probe_sentences: list[str], bootstrap: Bootstrap):
+    def __init__(self, label_all_subtokens: bool, probe_sentences: list[str], bootstrap: Bootstrap, dataset: dict):
+        """`dataset`: the prepared dataset's record (stages.lib.data.dataset_info: its tags)."""
         self.label_all_subtokens, self.probe_sentences = label_all_subtokens, probe_sentences
-        self.bootstrap = bootstrap
+        self.bootstrap, self.tags, self.about = bootstrap, dataset["labels"], cards.ner(dataset)
         self.probes: list[dict] = []  # the entities found in the probe sentences
 
     def load(self, model_name: str):
-        return load_token_classifier(model_name, NER_TAGS)
+        return load_token_classifier(model_name, self.tags)
 
     def tokenize(self, ds, tokenizer):
         return tokenize(ds, tokenizer, self.label_all_subtokens)
@@ -110,16 +109,16 @@ class NerTask(Task):
         out = trainer.predict(test)
         token_preds = out.predictions.argmax(-1)
         labelled = out.label_ids != IGNORE  # also False on padding: the Trainer pads with IGNORE
-        book_f1 = book_token_f1([NER_TAGS[i] for i in out.label_ids[labelled]],
-                                [NER_TAGS[i] for i in token_preds[labelled]])
-        gold = [[NER_TAGS[i] for i in tags] for tags in words["ner_tags"]]
-        pred = [word_tags(p, w, len(g)) for p, w, g in zip(token_preds, test["word_ids"], gold)]
+        tags = self.tags
+        book_f1 = book_token_f1([tags[i] for i in out.label_ids[labelled]], [tags[i] for i in token_preds[labelled]])
+        gold = [[tags[i] for i in sentence] for sentence in words["ner_tags"]]
+        pred = [word_tags(p, w, len(g), tags) for p, w, g in zip(token_preds, test["word_ids"], gold)]
         # one line per sentence, tags as strings
         self.predictions = {"test": [{"row": r, "tokens": t, "gold": g, "pred": p}
                                      for r, t, g, p in zip(words["row"], words["tokens"], gold, pred, strict=True)]}
         self.probes = extract_entities(trainer.model, trainer.processing_class, self.probe_sentences)
         ci = stats.ci95(stats.entity_units(gold, pred), "f1", self.bootstrap.resamples, self.bootstrap.seed)
-        return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred).items()}, "test_entity_f1_ci95": ci,
+        return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred, entity_types(tags)).items()}, "test_entity_f1_ci95": ci,
                 "test_book_token_f1": book_f1, "test_sentences": len(test)}
 
     def describe(self, model) -> dict:

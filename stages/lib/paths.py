@@ -6,10 +6,16 @@ from pathlib import Path
 
 PARAMS = Path("params.yaml")
 PREPARED = Path("data/prepared")
-SENTIMENT = PREPARED / "rotten_tomatoes"
-CONLL = PREPARED / "conll2003"
+SENTIMENT = PREPARED / "classification"  # Rotten Tomatoes, or data.classification's dataset
+CONLL = PREPARED / "ner"                  # CoNLL-2003, or data.ner's dataset
 FEWSHOT = PREPARED / "fewshot"
-SOURCES = PREPARED / "sources.json"
+SOURCES = PREPARED / "sources.json"       # where the data came from (raw files' md5, Hub commits)
+
+
+def dataset_record(task: str) -> Path:
+    """What the training stages read of a prepared dataset (classification or ner): name, labels. One
+    file per task, so that changing one task's data leaves the other task's stages up to date."""
+    return PREPARED / f"{task}.json"
 MODELS = Path("data/models")
 CHECKPOINTS = Path("data/checkpoints")  # resumable runs: not a DVC output, git-ignored
 PREDICTIONS = Path("data/predictions")  # per test row (sentence for NER), one JSON line each

@@ -1,10 +1,9 @@
-"""The sentence-classification task (Rotten Tomatoes): a classification head on the encoder, some
-layers frozen or LoRA adapters added, scored by binary F1 of the positive class (as the book) and
-accuracy, each with its bootstrap interval."""
+"""The sentence-classification task (Rotten Tomatoes, or your own data): a classification head on the
+encoder, some layers frozen or LoRA adapters added, scored by binary F1 of the positive class (as the
+book; macro-F1 for more than two classes) and accuracy, each with its bootstrap interval."""
 from __future__ import annotations
 
 from stages.lib import cards
-from stages.lib.data import SENTIMENT_LABELS
 from stages.lib.freezing import apply_freezing, count_parameters
 from stages.lib.lora import apply_lora, merged, unwrap
 from stages.lib.metrics import score_classifier
@@ -14,15 +13,15 @@ from stages.lib.training import Task
 
 
 class SentimentTask(Task):
-    about = cards.SENTIMENT
-
-    def __init__(self, spec: FreezeSpec, bootstrap: Bootstrap, eval_splits: tuple[str, ...] = ("validation", "test"),
-                 where: str = "fine_tune"):
-        """`where`: the params path of the run, named in errors."""
+    def __init__(self, spec: FreezeSpec, bootstrap: Bootstrap, dataset: dict,
+                 eval_splits: tuple[str, ...] = ("validation", "test"), where: str = "fine_tune"):
+        """`dataset`: the prepared dataset's record (stages.lib.data.dataset_info: its class names);
+        `where`: the params path of the run, named in errors."""
         self.spec, self.bootstrap, self.eval_splits, self.where = spec, bootstrap, eval_splits, where
+        self.labels, self.about = dataset["labels"], cards.sentiment(dataset)
 
     def load(self, model_name: str):
-        tokenizer, model = load_sequence_classifier(model_name, SENTIMENT_LABELS)
+        tokenizer, model = load_sequence_classifier(model_name, self.labels)
         apply_freezing(model, self.spec, self.where)
         if self.spec.lora is not None:
             model = apply_lora(model, self.spec.lora, f"{self.where}.lora")
@@ -40,13 +39,14 @@ class SentimentTask(Task):
             out = trainer.predict(tokenized)
             probs = torch.softmax(torch.as_tensor(out.predictions, dtype=torch.float32), dim=-1).numpy()
             split_scores, self.predictions[split] = score_classifier(rows["row"], out.label_ids.tolist(), probs,
-                                                                     self.bootstrap)
+                                                                     self.bootstrap, self.labels)
             scores.update({f"{split}_{name}": value for name, value in split_scores.items()})
         return scores
 
     def describe(self, model) -> dict:
         spec = self.spec
-        return {"total_blocks": unwrap(model).config.num_hidden_layers, "head_only": int(spec.head_only),
+        return {"classes": len(self.labels), "total_blocks": unwrap(model).config.num_hidden_layers,
+                "head_only": int(spec.head_only),
                 "frozen_blocks": spec.frozen_blocks, "lora_rank": spec.lora.rank if spec.lora else 0,
                 **count_parameters(model)}
 

@@ -163,15 +163,59 @@ class SetFit(Section):
         return {**self.model_dump(include={"num_epochs", "num_iterations", "batch_size"}), "seed": seed}
 
 
+def _fractions(values: list[float]) -> list[float]:
+    if abs(sum(values) - 1) > 1e-9:
+        raise ValueError("shares that sum to 1")
+    return values
+
+
+Revision = Annotated[str, _accepts("a branch, tag or commit", min_length=1)]
+Column = Annotated[str, _accepts("a column name", min_length=1)]
+
+
+class OwnClassification(Section):
+    """A sentence-classification dataset of the user's in place of Rotten Tomatoes (stages.lib.data)."""
+    dataset: Annotated[str | None, _accepts("empty (Rotten Tomatoes), a Hub dataset id, a .csv/.jsonl/.parquet "
+                                            "file or a folder of train/validation/test files", min_length=1)]
+    revision: Revision
+    text_column: Column
+    label_column: Column
+    labels: Annotated[list[Annotated[str, Field(min_length=1)]] | None, Field(min_length=2),
+                      AfterValidator(lambda v: v and _distinct(v)),
+                      _accepts("empty (from the data), or a list of two or more distinct class names")]
+    split: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=3, max_length=3),
+                     AfterValidator(_fractions), _accepts("three positive shares summing to 1, e.g. [0.8, 0.1, 0.1]")]
+    split_seed: Seed
+
+
+class OwnNer(Section):
+    """A named-entity dataset of the user's in place of CoNLL-2003 (stages.lib.data)."""
+    dataset: Annotated[str | None, _accepts("empty (CoNLL-2003), a folder of CoNLL-format train.txt, dev.txt "
+                                            "and test.txt, or a Hub dataset id", min_length=1)]
+    revision: Revision
+    tag_column: Annotated[int, _accepts("an integer: the CoNLL column of the tags, 1 = the second, -1 = the last")]
+    tokens_column: Column
+    tags_column: Column
+
+    @field_validator("tag_column")
+    @classmethod
+    def _not_the_token(cls, value: int) -> int:
+        if value == 0:
+            raise PydanticCustomError("rule", "= 0 is the token column; accepted: 1, 2, ... or -1 (the last)")
+        return value
+
+
 class Data(Section):
     source: Annotated[Literal["auto", "raw", "hub"], _accepts("auto | raw | hub")]
     raw_dir: Annotated[str | None, _accepts("a folder with rotten_tomatoes/ and conll2003/, or null (none)")]
     rotten_tomatoes_hub: HubDataset
-    rotten_tomatoes_revision: Annotated[str, _accepts("a branch, tag or commit", min_length=1)]
+    rotten_tomatoes_revision: Revision
     conll2003_hub: HubDataset
-    conll2003_revision: Annotated[str, _accepts("a branch, tag or commit", min_length=1)]
+    conll2003_revision: Revision
     fewshot_per_class: PositiveInt
     fewshot_seed: Seed
+    classification: OwnClassification
+    ner: OwnNer
 
 
 MASK = "[MASK]"  # as probes are written in params.yaml; replaced by the tokenizer's own mask token
@@ -280,11 +324,6 @@ def setfit(params: dict) -> tuple[str, SetFit, int]:
 
 def data(params: dict) -> Data:
     return section(params, "data", Data)
-
-
-def dataset_id(params: dict, dataset: str) -> str:
-    """The Hub id of a prepared dataset (rotten_tomatoes, conll2003), as model cards name it."""
-    return section(params, f"data.{dataset}_hub", HubDataset)
 
 
 class Bootstrap(Section):

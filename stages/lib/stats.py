@@ -2,12 +2,13 @@
 two models on the same test rows, with scipy (`scipy.stats.bootstrap`, `scipy.stats.permutation_test`).
 
 Every score here is a ratio of sums of per-unit counts: a unit is what the bootstrap resamples (a
-test row for sentence classification, a sentence for NER entity F1) and its counts are
-(tp, fp, fn, correct). F1 = 2·tp / (2·tp + fp + fn) over the summed counts, so resampling units
-and re-summing gives the score of every resample exactly, and vectorised: 2,000 resamples of
-3,453 NER sentences take well under a second.
+test row for sentence classification, a sentence for NER entity F1) and its counts are (tp, fp, fn)
+of each class scored, then `correct`. F1 = 2·tp / (2·tp + fp + fn) over the summed counts (of the
+positive class, or of entities), or the mean of that over the classes (macro-F1, more than two
+classes), so resampling units and re-summing gives the score of every resample exactly, and
+vectorised: 2,000 resamples of 3,453 NER sentences take well under a second.
 
-A run repeated over seeds has a unit table per seed, stacked (seeds, units, 4). Its score is the
+A run repeated over seeds has a unit table per seed, stacked (seeds, units, counts). Its score is the
 mean of the seeds' scores, and a resample draws the same test units for every seed: the interval
 is the test set's sampling error of the seed-averaged score (the seeds' own spread is reported
 beside it as their standard deviation).
@@ -19,14 +20,21 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-TP, FP, FN, CORRECT = range(4)  # columns of a unit table
+CORRECT = -1  # the last column of a unit table; before it, (tp, fp, fn) of each class scored
 
 
 def f1(sums: np.ndarray) -> np.ndarray:
-    """F1 from summed counts (..., 4); 0 where there is nothing to score (as scikit-learn)."""
-    tp, fp, fn = sums[..., TP], sums[..., FP], sums[..., FN]
+    """F1 from summed counts (..., 3·classes + 1): of the one class scored; with several, their mean
+    over the classes that occur in the gold or predicted labels (scikit-learn's macro-F1). 0 where
+    there is nothing to score (as scikit-learn)."""
+    counts = sums[..., :-1].reshape(*np.shape(sums)[:-1], -1, 3)
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
     denominator = 2 * tp + fp + fn
-    return np.divide(2 * tp, denominator, out=np.zeros(np.shape(tp)), where=denominator > 0)
+    per_class = np.divide(2 * tp, denominator, out=np.zeros(np.shape(tp)), where=denominator > 0)
+    if counts.shape[-2] == 1:
+        return per_class[..., 0]
+    present = denominator > 0
+    return per_class.sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
 
 
 def accuracy(sums: np.ndarray, units: int) -> np.ndarray:
@@ -36,11 +44,14 @@ def accuracy(sums: np.ndarray, units: int) -> np.ndarray:
 STATISTICS: dict[str, Callable] = {"f1": lambda sums, n: f1(sums), "accuracy": accuracy}
 
 
-def classification_units(gold, pred, positive: int = 1) -> np.ndarray:
-    """One row of counts per test example, for binary F1 of the `positive` class and accuracy."""
+def classification_units(gold, pred, classes: int = 2) -> np.ndarray:
+    """One row of counts per test example: for two classes, F1 of the positive class (id 1), as the
+    book; for more, macro-F1 (counts of every class); and accuracy."""
     gold, pred = np.asarray(gold), np.asarray(pred)
-    return np.stack([(gold == positive) & (pred == positive), (gold != positive) & (pred == positive),
-                     (gold == positive) & (pred != positive), gold == pred], axis=1).astype(np.int64)
+    scored = [1] if classes == 2 else range(classes)
+    counts = [column for c in scored for column in ((gold == c) & (pred == c), (gold != c) & (pred == c),
+                                                    (gold == c) & (pred != c))]
+    return np.stack([*counts, gold == pred], axis=1).astype(np.int64)
 
 
 def entity_units(gold: list[list[str]], pred: list[list[str]]) -> np.ndarray:
@@ -62,15 +73,16 @@ BATCH = 250  # resamples scored at once: (seeds, 250, units, 4) counts stay unde
 def units_of(predictions: list[dict]) -> tuple[dict[str, str], np.ndarray]:
     """({score name: statistic}, per-unit counts) of one run's predictions in the pipeline's format
     ({"row", "gold", "pred", ...} a unit): tag sequences are NER (entity F1), labels classification
-    (F1 of the positive class, and accuracy)."""
+    (F1 of the positive class or macro-F1, as many classes as a row has probabilities; and accuracy)."""
     gold, pred = [r["gold"] for r in predictions], [r["pred"] for r in predictions]
     if predictions and isinstance(gold[0], list):
         return {"entity_f1": "f1"}, entity_units(gold, pred)
-    return {"f1": "f1", "accuracy": "accuracy"}, classification_units(gold, pred)
+    classes = len(predictions[0]["probs"]) if predictions else 2
+    return {"f1": "f1", "accuracy": "accuracy"}, classification_units(gold, pred, classes)
 
 
 def _by_seed(units: np.ndarray) -> np.ndarray:
-    """Units as (seeds, units, 4): a single run's (units, 4) table is one seed."""
+    """Units as (seeds, units, counts): a single run's (units, counts) table is one seed."""
     return units[np.newaxis] if units.ndim == 2 else units
 
 
@@ -82,7 +94,7 @@ def _score(units: np.ndarray, metric: str, index: np.ndarray) -> np.ndarray:
 
 def ci95(units: np.ndarray, metric: str, resamples: int, seed: int) -> list[float]:
     """[low, high]: the 95 % percentile bootstrap interval of `metric`, resampling units (the same
-    units for every seed of a (seeds, units, 4) table)."""
+    units for every seed of a (seeds, units, counts) table)."""
     n = _by_seed(units).shape[1]
     if n < 2:
         value = float(_score(units, metric, np.arange(n)))
@@ -97,7 +109,7 @@ def paired(units_a: np.ndarray, units_b: np.ndarray, metric: str, resamples: int
     """A minus B on the same units: the difference, its 95 % paired bootstrap interval (the same
     resampled units for both), and the two-sided p-value of a paired permutation test (swap A's and
     B's outcome on each unit at random: "approximate randomization", the usual test for NLP
-    scores that are not means, such as F1). Each side may hold several seeds, (seeds, units, 4):
+    scores that are not means, such as F1). Each side may hold several seeds, (seeds, units, counts):
     swapping a unit swaps it for every seed, so both are repeated to a common number of seeds first
     (repeating a seed leaves its side's mean unchanged)."""
     units_a, units_b = _by_seed(units_a), _by_seed(units_b)
