@@ -270,7 +270,7 @@ def test_your_own_data_through_dvc_and_predict(tmp_path):
     sh("git", "add", "-A")
     sh("git", "commit", "-qm", "own data")
     sh("dvc", "exp", "run", "-S", "profile=smoke", "-S", "data.classification.dataset=tickets.csv",
-       "-S", "data.ner.dataset=recipes", "-S", "data.ner.tag_column=1", "fine-tune@full", "ner")
+       "-S", "data.ner.dataset=recipes", "-S", "data.ner.tag_column=1", "fine-tune@full", "setfit", "ner")
 
     m = json.loads((repo / "metrics/fine_tune/full.json").read_text())
     assert m["classes"] == 3 and {"test_f1_bug", "test_f1_feature", "test_f1_question"} <= set(m)
@@ -280,6 +280,9 @@ def test_your_own_data_through_dvc_and_predict(tmp_path):
     assert config["id2label"] == {"0": "bug", "1": "feature", "2": "question"}
     card = (repo / "data/models/fine_tune/full/README.md").read_text()
     assert "macro-F1 over the 3 classes" in card and "tickets (`tickets.csv`, local)" in card
+    setfit = json.loads((repo / "metrics/setfit.json").read_text())
+    assert {"test_f1_bug", "test_f1_feature", "test_f1_question"} <= set(setfit)
+    assert len(data.read_split(repo / "data/prepared/fewshot", "train")) == 3 * PARAMS["fewshot_per_class"]
     ner = json.loads((repo / "metrics/ner.json").read_text())
     assert {"test_f1_ING", "test_f1_QTY"} <= set(ner) and "test_f1_PER" not in ner
     out = sh("python", "-m", "tools.predict", "--task", "sentiment", input="the app crashes\nadd dark mode\n")

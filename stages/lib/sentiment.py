@@ -13,6 +13,7 @@ from stages.lib.training import Task
 
 
 class SentimentTask(Task):
+    frozen_features = True  # head-only runs train on the frozen encoder's output, computed once
     def __init__(self, spec: FreezeSpec, bootstrap: Bootstrap, dataset: dict,
                  eval_splits: tuple[str, ...] = ("validation", "test"), where: str = "fine_tune"):
         """`dataset`: the prepared dataset's record (stages.lib.data.dataset_info: its class names);

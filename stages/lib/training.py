@@ -1,14 +1,18 @@
 """The one training skeleton every Trainer stage runs (fine-tune, sweep points, mlm-pretrain, ner):
 read the splits → seed → load the model → subset and tokenize → train (resumable) → evaluate →
 save, with a model card. A Task supplies only what differs: the model, tokenization, collator, loss
-and scoring."""
+and scoring. When nothing below the head trains, the frozen encoder runs once, not every step
+(stages.lib.cached)."""
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
 
-from stages.lib import cards, precision, seeds
+from stages.lib import cached, cards, precision, seeds
 from stages.lib.checkpoints import Checkpoints, for_stage
 from stages.lib.data import EVAL_ROWS_SEED, read_split, subset, with_row_ids
+from stages.lib.distributed import world_size
 from stages.lib.memory import PeakMemory
 from stages.lib.outputs import save_model, write_json, write_jsonl
 from stages.lib.paths import RunOutputs
@@ -20,6 +24,7 @@ class Task:
     eval_splits: tuple[str, ...] = ("test",)
     keep_columns = False  # pass dataset columns the model doesn't take on to the collator
     loss_fn = None        # (model, inputs) -> loss; None: the model's own loss
+    frozen_features = False  # a sequence-level head: with a frozen encoder, train on its output computed once
     predictions: dict[str, list[dict]] = {}  # split -> per unit, set by evaluate(): {"row", "gold", "pred", ...}
 
     def load(self, model_name: str):
@@ -94,7 +99,7 @@ def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
     """Train `model_name` on `task` with the settings `hp` (a settings.Training) on the prepared
     splits in `data_dir`; return the metrics. The model and curves go to `outputs` when given;
     `checkpoints` lets a killed run resume."""
-    from transformers import set_seed
+    from transformers import DataCollatorWithPadding, set_seed
 
     from stages.lib.curves import write_curves
     from stages.lib.trainer import fit, make_trainer, trainer_dir
@@ -109,17 +114,27 @@ def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
         evals[split] = (rows, task.tokenize(rows, tokenizer))
     before = task.before_training(model, tokenizer, evals)
 
+    collator, keep_columns, standing_in, encode_s = task.collator(tokenizer), task.keep_columns, None, 0.0
     with trainer_dir(checkpoints) as out:
-        trainer = make_trainer(model, tokenizer, train, hp, out, task.collator(tokenizer), task.loss_fn,
-                               task.keep_columns, checkpoints.every_steps if checkpoints else None)
         with PeakMemory() as memory:
-            result = fit(trainer, checkpoints.last() if checkpoints else None)
+            if task.frozen_features and world_size() == 1 and cached.frozen_encoder(model):
+                pad = collator or DataCollatorWithPadding(tokenizer)
+                states, encode_s = cached.encode(model, train, pad, max(64, hp.batch_size), hp.precision)
+                train, collator = cached.Features(train, states), functools.partial(cached.collate, fallback=pad)
+                keep_columns, standing_in = True, cached.standing_in(model)  # the Trainer would drop `states`
+            trainer = make_trainer(model, tokenizer, train, hp, out, collator, task.loss_fn,
+                                   keep_columns, checkpoints.every_steps if checkpoints else None)
+            with standing_in or contextlib.nullcontext():
+                result = fit(trainer, checkpoints.last() if checkpoints else None)
         scores = task.evaluate(trainer, evals)
+    seconds = result.metrics["train_runtime"]
     metrics = {
         **before, **scores,
         "train_loss": result.training_loss,
-        "train_runtime_s": result.metrics["train_runtime"],
-        "train_samples_per_second": result.metrics["train_samples_per_second"],
+        # both with the frozen encoder's one pass, where it ran once (cached_features_s of the total)
+        "train_runtime_s": seconds + encode_s,
+        **({"cached_features_s": encode_s} if standing_in else {}),
+        "train_samples_per_second": result.metrics["train_samples_per_second"] * seconds / (seconds + encode_s),
         "train_samples": len(train),
         "train_peak_memory_mb": memory.peak_mb,
         **precision.as_metrics(hp.precision),
