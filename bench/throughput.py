@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from stages.lib import settings
     from stages.lib.config import load_params
+    from stages.lib.machine import machine
     from stages.lib.models import resolve_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="cpu", help="whose classifier_model and fine_tune params")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     args = parser.parse_args(argv)
+    print(f"machine: {machine()}")  # timings compare only within one machine
 
     params = {**load_params(), "profile": args.profile}
     model_name = settings.in_profile(params, "classifier_model", settings.ModelId)
@@ -143,7 +145,8 @@ def main(argv: list[str] | None = None) -> None:
                 "model_gflops_per_s": flops / 1e9, "mfu": flops / peaks[dtype],
                 "mfu_of_shape_peak": flops / shape_peaks[dtype], "runs": rs}
 
-    results = {"model": model_name, "profile": args.profile, "seeds": args.seeds, "epochs": args.epochs,
+    results = {"machine": machine(), "model": model_name, "profile": args.profile, "seeds": args.seeds,
+               "epochs": args.epochs,
                "batch_size": project.batch_size, "learning_rate": project.learning_rate,
                "train_samples": args.max_train_samples or 8530,
                "peak_gflops_per_s": {k: v / 1e9 for k, v in peaks.items()},
@@ -155,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     results["f1_difference"] = ours["test_f1"] - book["test_f1"]
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
-    print(f"\n{model_name}, batch {project.batch_size}, {args.epochs} epoch(s), seeds {args.seeds}")
+    print(f"\n{results['machine']}: {model_name}, batch {project.batch_size}, {args.epochs} epoch(s), seeds {args.seeds}")
     print("| path | samples/s | test F1 | model GFLOP/s | MFU: of machine peak | of peak at model shapes |")
     print("| --- | --- | --- | --- | --- | --- |")
     for path, r in (("book's code (fp32, shuffled)", book), ("project", ours)):

@@ -11,6 +11,7 @@ from huggingface_hub import ModelCard
 
 from stages.lib import cards
 from stages.lib.config import load_params
+from stages.lib.data import describe as describe_dataset
 from stages.lib.machine import cpu_model, machine
 from stages.lib.models import resolve_model
 from stages.lib.precision import accelerator
@@ -77,6 +78,19 @@ def test_several_seeds_give_the_mean_sd_and_the_saved_seed(folder):
     assert f"| `test_f1` | {describe(metrics, 'test_f1')} |" in card.text
     assert "mean over seeds 42, 43" in card.text and "seed 42's model (`test_f1` 0.820)" in card.text
     assert "(mean over the seeds) on" in card.text
+
+
+def test_your_own_local_data_is_named_by_its_path_without_a_hub_dataset_or_language(folder):
+    tickets = describe_dataset("tickets", "data/own/tickets.csv", False, ["bug", "feature", "question"], False)
+    metrics = {**recorded("fine_tune/full"), "classes": 3, "test_f1_bug": 0.8, "test_f1_feature": 0.7, "test_f1_question": 0.6}
+    card = written(folder, metrics, cards.sentiment(tickets))
+    assert card.data.datasets is None and card.data.language is None and "tickets.csv" in card.data.tags
+    assert card.data.eval_results[0].dataset_type == "data/own/tickets.csv"
+    assert "On the test split of tickets (`data/own/tickets.csv`, local)" in card.text
+    assert "`test_f1`: macro-F1 over the 3 classes" in card.text and "| `test_f1_question` | 0.600" in card.text
+    assert "Intended use: the class in texts like those of tickets (bug, feature, question)." in card.text
+    (folder / "README.md").unlink()
+    assert "`test_f1`: F1 of the class pos, as the book scores it." in written(folder, recorded("fine_tune/full")).text
 
 
 def test_a_local_base_folder_passes_on_its_cards_base_model_and_license(folder, tmp_path_factory):

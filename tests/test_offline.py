@@ -78,3 +78,10 @@ def test_prepare_and_the_packaged_model_run_offline(no_network, raw_dir, tmp_pat
     with torch.no_grad():
         assert model(**batch).logits.shape == (2, batch["input_ids"].shape[1], 9)
     assert no_network == []
+
+
+def test_the_recorded_run_holds_the_same_prepared_bytes():
+    """dvc.lock's prepare outputs are the hashes above: the renamed folders hold the bytes they always did."""
+    lock = yaml.safe_load((REPO / "dvc.lock").read_text())
+    outs = {o["path"]: o["md5"] for o in lock["stages"]["prepare"]["outs"]}
+    assert {folder: outs.get(f"data/prepared/{folder}") for folder in RECORDED} == RECORDED
