@@ -23,7 +23,12 @@ from stages.lib.config import PipelineError, load_params, stage_main
 from stages.lib.outputs import atomic_dir, write_json
 from stages.lib.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES, dataset_record
 
-DEFAULTS = {"classification": ("rotten_tomatoes", "Rotten Tomatoes"), "ner": ("conll2003", "CoNLL-2003")}
+# task -> (name, title, labels, raw-file loader, Hub loader) of the chapter's dataset
+DEFAULTS = {
+    "classification": ("rotten_tomatoes", "Rotten Tomatoes", data.SENTIMENT_LABELS, data.rotten_tomatoes_from_raw,
+                       data.rotten_tomatoes_from_hub),
+    "ner": ("conll2003", "CoNLL-2003", data.NER_TAGS, data.conll_from_raw, data.conll_from_hub),
+}
 
 
 def raw_folder(cfg: settings.Data) -> Path | None:
@@ -44,27 +49,24 @@ def md5s(path: Path) -> dict[str, str]:
 
 
 def load_default(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
-    """(splits, datasets.json entry, sources.json entry) of Rotten Tomatoes or CoNLL-2003."""
-    name, title = DEFAULTS[task]
+    """(splits, <task>.json record, sources.json entry) of Rotten Tomatoes or CoNLL-2003."""
+    name, title, labels, from_raw, from_hub = DEFAULTS[task]
     repo = getattr(cfg, f"{name}_hub")
-    labels = data.SENTIMENT_LABELS if task == "classification" else data.NER_TAGS
     folder = raw_folder(cfg)
     if folder is None:
         revision = getattr(cfg, f"{name}_revision")
-        load = data.rotten_tomatoes_from_hub if task == "classification" else data.conll_from_hub
-        splits, commit = load(repo, revision)
+        splits, commit = from_hub(repo, revision)
         source = {"source": "hub", "repo": repo, "revision": revision, "commit": commit}
         print(f"prepare: {name}: loading from the Hugging Face Hub: {repo} at {revision} (commit {commit})")
     else:
-        load = data.rotten_tomatoes_from_raw if task == "classification" else data.conll_from_raw
-        splits, source = load(folder / name), {"source": "raw", "md5": md5s(folder / name)}
+        splits, source = from_raw(folder / name), {"source": "raw", "md5": md5s(folder / name)}
         print(f"prepare: {name}: loading raw files from {folder / name}")
     data.check_counts(name, splits)
     return splits, data.describe(title, repo, True, labels, True), {"dataset": name, **source}
 
 
 def load_own(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
-    """(splits, datasets.json entry, sources.json entry) of the dataset data.<task> names."""
+    """(splits, <task>.json record, sources.json entry) of the dataset data.<task> names."""
     own, where = getattr(cfg, task), f"data.{task}.dataset"
     if own_data.is_local(own.dataset, where):
         path = Path(own.dataset)

@@ -218,20 +218,32 @@ def classification_from_local(path: Path, cfg) -> tuple[dict[str, dict[str, list
     names = label_names(list(parts.values()), cfg.labels)
     if "all" in parts:
         parts = split_rows(parts["all"], cfg.split, cfg.split_seed)
-    splits = {split: {"text": rows.texts, "label": label_ids(rows, names, bool(cfg.labels))}
-              for split, rows in parts.items()}
-    check_classes(splits, names, path)
-    return splits, names
+    return labelled(parts, names, bool(cfg.labels), path), names
+
+
+def labelled(parts: dict[str, Rows], names: list[str], declared: bool, where) -> dict[str, dict[str, list]]:
+    """The splits as texts and class ids, each split checked to hold two or more classes."""
+    splits = {split: {"text": rows.texts, "label": label_ids(rows, names, declared)} for split, rows in parts.items()}
+    check_classes(splits, names, where)
+    return splits
+
+
+def load_hub(cfg, task: str, columns: tuple[str, ...]):
+    """(DatasetDict, commit, how errors name it) of data.<task>'s Hub dataset, with the `columns`
+    (keys of `cfg` naming them) checked to exist."""
+    ds, commit = data.load_hub_dataset(cfg.dataset, cfg.revision, OWN_HINT)
+    where = f"dataset {cfg.dataset}@{commit}"
+    for key in columns:
+        column = getattr(cfg, key)
+        if column not in ds["train"].column_names:
+            raise PipelineError(f"{where}: no column {column!r} (params.yaml: data.{task}.{key}); columns: "
+                                f"{', '.join(ds['train'].column_names)}")
+    return ds, commit, where
 
 
 def classification_from_hub(cfg) -> tuple[dict[str, dict[str, list]], list[str], str]:
     """(splits, class names, the commit loaded) of a Hub dataset."""
-    ds, commit = data.load_hub_dataset(cfg.dataset, cfg.revision, OWN_HINT)
-    where = f"dataset {cfg.dataset}@{commit}"
-    for column, key in ((cfg.text_column, "text_column"), (cfg.label_column, "label_column")):
-        if column not in ds["train"].column_names:
-            raise PipelineError(f"{where}: no column {column!r} ({WHERE}.{key}); columns: "
-                                f"{', '.join(ds['train'].column_names)}")
+    ds, commit, where = load_hub(cfg, "classification", ("text_column", "label_column"))
     feature_names = getattr(ds["train"].features[cfg.label_column], "names", None)
     parts = {}
     for split in data.SPLITS:
@@ -242,10 +254,7 @@ def classification_from_hub(cfg) -> tuple[dict[str, dict[str, list]], list[str],
         check_texts(rows)
         parts[split] = rows
     names = label_names(list(parts.values()), cfg.labels or feature_names)
-    splits = {split: {"text": rows.texts, "label": label_ids(rows, names, bool(cfg.labels))}
-              for split, rows in parts.items()}
-    check_classes(splits, names, where)
-    return splits, names, commit
+    return labelled(parts, names, bool(cfg.labels), where), names, commit
 
 
 def check_classes(splits: dict[str, dict[str, list]], names: list[str], where) -> None:
@@ -277,12 +286,7 @@ def ner_from_local(folder: Path, tag_column: int) -> tuple[dict[str, dict[str, l
 
 def ner_from_hub(cfg) -> tuple[dict[str, dict[str, list]], tuple[str, ...], str]:
     """(splits as tag ids, the tag set, the commit loaded) of a Hub dataset with a ClassLabel tag sequence."""
-    ds, commit = data.load_hub_dataset(cfg.dataset, cfg.revision, OWN_HINT)
-    where = f"dataset {cfg.dataset}@{commit}"
-    for column, key in ((cfg.tokens_column, "tokens_column"), (cfg.tags_column, "tags_column")):
-        if column not in ds["train"].column_names:
-            raise PipelineError(f"{where}: no column {column!r} (params.yaml: data.ner.{key}); columns: "
-                                f"{', '.join(ds['train'].column_names)}")
+    ds, commit, where = load_hub(cfg, "ner", ("tokens_column", "tags_column"))
     names = getattr(getattr(ds["train"].features[cfg.tags_column], "feature", None), "names", None)
     if names is None:
         raise PipelineError(f"{where}: column {cfg.tags_column!r} is not a sequence of ClassLabel tags")
