@@ -13,6 +13,7 @@ checkpoints (data/checkpoints/freeze-sweep/) until the whole sweep is written.
 from __future__ import annotations
 
 from stages.lib import data, paths, settings
+from stages.lib.cached import Kept
 from stages.lib.checkpoints import for_stage
 from stages.lib.config import load_params, stage_main
 from stages.lib.outputs import atomic_dir, write_json, write_jsonl
@@ -27,7 +28,7 @@ def main() -> None:
     params = load_params()
     model, plan = settings.sweep(params)
     bootstrap, dataset = settings.bootstrap(params), data.dataset_info("classification")
-    results, finished = {}, []
+    results, finished, kept = {}, [], Kept()  # the frozen blocks' states: each point continues from the last
     for i, (k, seed) in enumerate(plan.points, start=1):
         step = f"freeze-sweep [{i}/{len(plan.points)}]"
         hp = settings.sweep_point(params, plan, seed)
@@ -38,7 +39,7 @@ def main() -> None:
         if kept is None:
             print(f"{step}: {model}, {spec}, seed {seed}")
             # the sweep reads test scores only: no time spent on the validation split
-            task = SentimentTask(spec, bootstrap, dataset, ("test",), f"profiles.{settings.profile_name(params)}.sweep")
+            task = SentimentTask(spec, bootstrap, dataset, ("test",), f"profiles.{settings.profile_name(params)}.sweep", kept)
             metrics = train_and_evaluate(task, model, hp, paths.SENTIMENT, checkpoints=checkpoints)
             kept = {"metrics": metrics, "predictions": tagged({seed: task.predictions["test"]})}
             checkpoints.keep_result(kept)

@@ -13,6 +13,11 @@ sys.path.insert(0, str(REPO))
 USER_HUB_OFFLINE = os.environ.get("HF_HUB_OFFLINE")  # as the user set it, for the one Hub fallback
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the Hub, but for that fallback
 
+# Under pytest-xdist (`make test` runs 2 workers, one test file each) the cores are shared out: each
+# worker, and every stage it starts, computes on cores / workers threads instead of all of them.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
 # The original raw files (never copied into the repository); CI has ../shared beside the clone.
 RAW_DIR = Path(os.environ.get("ENCODER_FT_RAW_DIR", REPO.parent / "shared" / "datasets")).resolve()
 

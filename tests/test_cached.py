@@ -1,7 +1,8 @@
-"""Head-only training on the frozen encoder's output computed once (stages.lib.cached): the cached
-states give exactly the logits of the eval-mode forward, for every encoder family; every example is
-there once an epoch, in the batches the uncached run would make; and the training skeleton uses it
-only when nothing below the head trains."""
+"""Frozen first layers computed once (stages.lib.cached): the kept states, of the whole encoder or of
+its first k blocks, fresh or continued from fewer blocks' states, give exactly the logits of the
+eval-mode forward, for every encoder family; every example is there once an epoch, in the batches
+the uncached run would make; a cached run trains as the uncached one without dropout; and the
+training skeleton uses it only when nothing trains below the kept layers."""
 import json
 
 import datasets
@@ -25,8 +26,8 @@ FAMILIES = list(tiny_models.FAMILIES)
 TEXTS = tiny_models.CORPUS * 3
 
 
-def classifier(family, folder):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_models.save(family, folder))
+def classifier(family, folder, **extra):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models.save(family, folder, **extra))
     torch.manual_seed(1)
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
     tokenized = datasets.Dataset.from_dict({"text": TEXTS, "label": [i % 2 for i in range(len(TEXTS))]}).map(
@@ -56,17 +57,71 @@ def test_cached_states_give_the_eval_mode_logits(family, tmp_path):
     assert type(model.base_model).__name__ != "CachedEncoder"  # restored
 
 
-def test_only_a_frozen_encoder_is_cached(tmp_path):
+@pytest.mark.parametrize("family", [f for f in FAMILIES if tiny_models.FAMILIES[f][2]])  # ALBERT: no block list
+def test_the_first_blocks_states_fresh_or_continued_give_the_eval_mode_logits(family, tmp_path):
+    tokenizer, model, tokenized = classifier(family, tmp_path, num_hidden_layers=3)
+    pad = DataCollatorWithPadding(tokenizer)
+    blocks = tiny_models.FAMILIES[family][2]
+    pooler = getattr(model.base_model, "pooler", None)
+    inside = {id(p) for m in (model.base_model.get_submodule(blocks), pooler) if m is not None for p in m.parameters()}
+    prefix = None  # the states after one block fewer
+    for frozen in (1, 2, 3):  # 3: the whole encoder, continued from 2 blocks' states
+        apply_freezing(model, FreezeSpec(freeze_embeddings=True, frozen_blocks=frozen))
+        for p in model.base_model.parameters():  # ELECTRA's embedding projection, DeBERTa's relative positions,
+            if id(p) not in inside:              # ModernBERT's final norm: frozen too, so that nothing below trains
+                p.requires_grad_(False)
+        assert cached.frozen_prefix(model) == frozen
+        states, _ = cached.encode(model, tokenized, pad, 4, "fp32", frozen)
+        assert [len(s) for s in states] == [len(ids) for ids in tokenized["input_ids"]]
+        assert cached.agrees(model, tokenized, states, frozen, pad, "fp32", rows=len(TEXTS))
+        continued, _ = cached.encode(model, tokenized, pad, 4, "fp32", frozen,
+                                     start=cached.Kept("k", frozen - 1, prefix) if frozen > 1 else None)
+        for a, b in zip(continued, states):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        prefix = states
+    assert len(model.base_model.get_submodule(blocks)) == 3, "the block list is back"
+
+
+def test_kept_states_that_dont_give_the_models_logits_are_not_used(tmp_path, capsys):
+    tokenizer, model, tokenized = classifier("bert", tmp_path)
+    pad = DataCollatorWithPadding(tokenizer)
+    apply_freezing(model, FreezeSpec(freeze_embeddings=True, frozen_blocks=1))
+    good = cached.prepare(model, tokenized, pad, 4, "fp32")
+    assert good is not None and good[1] == 1 and len(good[0]) == len(TEXTS)
+    key = cached.rows_key(model, tokenized, "fp32")
+    wrong = [torch.zeros(len(ids), 32) for ids in tokenized["input_ids"]]
+    assert cached.prepare(model, tokenized, pad, 4, "fp32", cached.Kept(key, 1, wrong)) is None
+    assert "don't give the model's own logits" in capsys.readouterr().out
+
+
+def test_later_points_continue_from_the_kept_states(tmp_path, monkeypatch):
+    tokenizer, model, tokenized = classifier("bert", tmp_path, num_hidden_layers=3)
+    pad, kept, starts = DataCollatorWithPadding(tokenizer), cached.Kept(), []
+    real = cached.encode
+    monkeypatch.setattr(cached, "encode", lambda *a, **k: starts.append((a[5], a[6] and a[6].blocks)) or real(*a, **k))
+    for frozen, reused in ((1, False), (1, True), (2, False), (3, False), (1, False)):
+        apply_freezing(model, FreezeSpec(freeze_embeddings=True, frozen_blocks=frozen))
+        features, blocks, seconds = cached.prepare(model, tokenized, pad, 4, "fp32", kept)
+        assert blocks == kept.blocks == frozen and (seconds == 0) == reused
+    # 1 from the embeddings; 1 again kept; 2 from 1; 3 from 2; 1 from the embeddings (fewer than kept)
+    assert starts == [(1, None), (2, 1), (3, 2), (1, None)]
+
+
+def test_only_frozen_layers_with_nothing_trainable_below_are_cached(tmp_path):
     _, model, _ = classifier("bert", tmp_path)
     blocks = model.config.num_hidden_layers
-    for spec, expected in [(FreezeSpec(head_only=True), True), (FreezeSpec(), False),
-                           (FreezeSpec(freeze_embeddings=True, frozen_blocks=blocks), True),  # only the pooler trains
-                           (FreezeSpec(freeze_embeddings=True, frozen_blocks=blocks - 1), False),
-                           (FreezeSpec(frozen_blocks=blocks), False)]:  # the embeddings train
+    for spec, expected in [(FreezeSpec(head_only=True), blocks), (FreezeSpec(), 0),
+                           (FreezeSpec(freeze_embeddings=True, frozen_blocks=blocks), blocks),  # only the pooler trains
+                           (FreezeSpec(freeze_embeddings=True, frozen_blocks=blocks - 1), blocks - 1),
+                           (FreezeSpec(frozen_blocks=blocks), 0)]:  # the embeddings train
         apply_freezing(model, spec)
-        assert cached.frozen_encoder(model) == expected, spec
+        assert cached.frozen_prefix(model) == expected, spec
+        assert cached.frozen_encoder(model) == (expected == blocks)
     apply_freezing(model, FreezeSpec())
-    assert not cached.frozen_encoder(apply_lora(model, Lora(rank=2, alpha=4, dropout=0.0), "lora"))
+    assert cached.frozen_prefix(apply_lora(model, Lora(rank=2, alpha=4, dropout=0.0), "lora")) == 0
+    _, albert, _ = classifier("albert", tmp_path / "albert")
+    apply_freezing(albert, FreezeSpec(freeze_embeddings=True))
+    assert cached.frozen_prefix(albert) == 0  # no block list: nothing to cut
 
 
 def test_collate_pads_and_masks_and_the_items_keep_their_ids(tmp_path):
@@ -80,9 +135,12 @@ def test_collate_pads_and_masks_and_the_items_keep_their_ids(tmp_path):
     assert cached.collate([{"input_ids": [1, 2]}], fallback=lambda items: "padded") == "padded"
 
 
-def test_a_head_only_run_trains_as_the_uncached_run_without_dropout(tmp_path, monkeypatch):
-    """With dropout off, eval mode changes nothing: the cached run must train the same head on the
-    same batches as the run through the frozen encoder every step, and predict the same."""
+@pytest.mark.parametrize("spec, learning_rate", [(FreezeSpec(head_only=True), 0.1),
+                                                  (FreezeSpec(freeze_embeddings=True, frozen_blocks=1), 0.01)],
+                         ids=["head_only", "first_block"])
+def test_a_cached_run_trains_as_the_uncached_run_without_dropout(tmp_path, monkeypatch, spec, learning_rate):
+    """With dropout off, eval mode changes nothing: the cached run must train the same weights on the
+    same batches as the run through the frozen layers every step, and predict the same."""
     monkeypatch.chdir(tmp_path)
     folder = tiny_models.save("bert", tmp_path / "bert")
     config = json.loads((folder / "config.json").read_text())
@@ -91,18 +149,18 @@ def test_a_head_only_run_trains_as_the_uncached_run_without_dropout(tmp_path, mo
     texts = tiny_models.CORPUS * 8
     split = {"text": texts, "label": [int("film" in t or "Dull" in t) for t in texts]}
     write_splits({s: split for s in ("train", "validation", "test")}, SENTIMENT_SCHEMA, tmp_path / "data")
-    hp = Training(learning_rate=0.1, batch_size=8, epochs=3, weight_decay=0.0, seed=42, precision="fp32",
+    hp = Training(learning_rate=learning_rate, batch_size=8, epochs=3, weight_decay=0.0, seed=42, precision="fp32",
                   group_by_length=True, max_train_samples=None, max_eval_samples=None, logging_steps=1)
     encoded, runs = [], {}
     monkeypatch.setattr(cached, "encode", lambda *a, **k: encoded.append(1) or real_encode(*a, **k))
-    for name, frozen_encoder in (("cached", cached.frozen_encoder), ("uncached", lambda model: False)):
-        monkeypatch.setattr(cached, "frozen_encoder", frozen_encoder)
-        task = SentimentTask(FreezeSpec(head_only=True), bootstrap_settings(), ROTTEN_TOMATOES, ("test",))
+    for name, frozen_prefix in (("cached", cached.frozen_prefix), ("uncached", lambda model: 0)):
+        monkeypatch.setattr(cached, "frozen_prefix", frozen_prefix)
+        task = SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",))
         runs[name] = (train_and_evaluate(task, str(folder), hp, tmp_path / "data"), task.predictions["test"])
     assert encoded == [1]  # once in the cached run, not once an epoch
     (m, cached_rows), (plain, plain_rows) = runs["cached"], runs["uncached"]
     assert m["cached_features_s"] > 0 and m["train_runtime_s"] >= m["cached_features_s"]
-    assert "cached_features_s" not in plain and m["trainable_params"] == plain["trainable_params"] == 32 * 2 + 2
+    assert "cached_features_s" not in plain and m["trainable_params"] == plain["trainable_params"]
     assert m["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-4)
     assert [r["pred"] for r in cached_rows] == [r["pred"] for r in plain_rows]
     np.testing.assert_allclose([r["probs"] for r in cached_rows], [r["probs"] for r in plain_rows], atol=3e-6)

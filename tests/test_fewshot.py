@@ -12,7 +12,7 @@ WHERE = "profiles.smoke.setfit"
 LABELS = ROTTEN_TOMATOES["labels"]
 TINY = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42}
 SETTINGS = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42], "samples_per_class": [4],
-            "main_samples_per_class": 4, "max_eval_samples": 32, "precision": "fp32"}
+            "main_samples_per_class": 4, "max_eval_samples": 32, "precision": "fp32", "length_buckets": True}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,36 @@ def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):
     assert trainer.st_trainer.state.global_step == 1
     assert contrastive_pairs(trainer) == 20 * 2 * 32 == 1280
     assert sum(trainer.st_trainer.train_dataset["label"]) == 640  # half positive (label 1), half negative
+
+
+def test_length_buckets_train_the_body_as_the_padded_batches_do(prepared, monkeypatch):
+    """Two steps with dropout off (so both runs draw nothing random): the body's weights end the same
+    with and without length buckets, and the encoder's own forward is back afterwards."""
+    import torch
+
+    from stages.lib import fewshot
+
+    load = fewshot.load_setfit_model
+
+    def without_dropout(*args):
+        model = load(*args)
+        for module in model.model_body.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        return model
+
+    monkeypatch.setattr(fewshot, "load_setfit_model", without_dropout)
+    fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
+    weights = {}
+    for length_buckets in (False, True):
+        trainer, _, _ = train_setfit(MINILM, fewshot_file, LABELS, {**TINY, "max_steps": 2}, length_buckets=length_buckets)
+        assert "forward" not in trainer.model.model_body[0].auto_model.__dict__
+        weights[length_buckets] = dict(trainer.model.model_body.named_parameters())
+    moved = 0
+    for name, before in load(MINILM, LABELS).model_body.named_parameters():
+        torch.testing.assert_close(weights[True][name], weights[False][name], rtol=0, atol=2e-6, msg=name)
+        moved += not torch.equal(weights[False][name], before)
+    assert moved > 50, "the steps trained the body"
 
 
 def test_tiny_end_to_end_run(prepared, tmp_path):

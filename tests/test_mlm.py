@@ -162,3 +162,13 @@ def test_masked_positions_loss_equals_the_models_own_loss_and_gradients(tokenize
     for name, param in model.named_parameters():
         if param.grad is not None:
             assert torch.allclose(ours_grads[name], param.grad, atol=1e-6), name
+    # evaluation: the mean over every masked token of the batches, as the full projection gives it
+    batches = mlm.mask_eval_set(tokenized(tokenizer, TEXTS * 3), mlm.make_collator(tokenizer, 0.3, "token", 2), 4)
+    if arch == "mpnet":
+        for b in batches:
+            b.pop("token_type_ids", None)
+    with torch.no_grad():
+        logits = [model(**{k: v for k, v in b.items() if k != "labels"}).logits for b in batches]
+    expected = torch.cat([torch.nn.functional.cross_entropy(lg.flatten(0, 1), b["labels"].flatten(), reduction="none")[
+        b["labels"].flatten() != -100] for lg, b in zip(logits, batches)]).mean()
+    assert len(batches) > 1 and mlm.masked_lm_loss(model, batches) == pytest.approx(expected.item(), rel=1e-5)

@@ -58,7 +58,7 @@ def tokenizer(family: str, folder: Path):
 
 
 def config(family: str, vocab_size: int, tok=None, **extra):
-    size = dict(SIZE)
+    size = {**SIZE, **extra}
     if family == "distilbert":
         size["hidden_dim"] = size.pop("intermediate_size")
     if family == "modernbert":
@@ -67,7 +67,7 @@ def config(family: str, vocab_size: int, tok=None, **extra):
                                   for name in ("pad", "bos", "eos", "cls", "sep") if getattr(tok, f"{name}_token_id", None) is not None}
     if family == "modernbert" and tok is None:
         ids = {f"{name}_token_id": 0 for name in ("pad", "bos", "eos", "cls", "sep")}
-    return AutoConfig.for_model(family, vocab_size=vocab_size, max_position_embeddings=WINDOW + 2, **size, **ids, **extra)
+    return AutoConfig.for_model(family, vocab_size=vocab_size, max_position_embeddings=WINDOW + 2, **size, **ids)
 
 
 def model(family: str, auto_class, **extra):
@@ -76,11 +76,12 @@ def model(family: str, auto_class, **extra):
     return auto_class.from_config(config(family, 99, **extra))
 
 
-def save(family: str, folder: Path) -> Path:
+def save(family: str, folder: Path, **extra) -> Path:
     """A tiny masked-LM checkpoint of `family` and its tokenizer in `folder`: a base model the
-    sentiment, NER and MLM stages load (their heads start fresh, as from MiniLM)."""
+    sentiment, NER and MLM stages load (their heads start fresh, as from MiniLM). `extra`: config
+    keys (e.g. num_hidden_layers)."""
     tok = tokenizer(family, folder)
     torch.manual_seed(0)
-    AutoModelForMaskedLM.from_config(config(family, len(tok), tok)).save_pretrained(folder)
+    AutoModelForMaskedLM.from_config(config(family, len(tok), tok, **extra)).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder

@@ -3,11 +3,13 @@ sentence pairs, then a logistic-regression head on its embeddings; plus a learni
 number of labelled examples per class."""
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from pathlib import Path
 
 from stages.lib import cards, precision, seeds
+from stages.lib.buckets import bucketed
 from stages.lib.config import PipelineError
 from stages.lib.data import EVAL_ROWS_SEED, fewshot_sample, read_split, subset, with_row_ids
 from stages.lib.memory import PeakMemory
@@ -70,12 +72,14 @@ def load_setfit_model(name: str, labels: list[str]):
                             "setfit_model param at a local Sentence Transformers folder") from None
 
 
-def train_setfit(model_name: str, train: dict[str, list], labels: list[str], hp: dict, mixed: str = "fp32"):
+def train_setfit(model_name: str, train: dict[str, list], labels: list[str], hp: dict, mixed: str = "fp32",
+                 length_buckets: bool = False):
     """Train SetFit on `train` (text, label; `labels`: the class names in id order); returns
     (trainer, seconds spent in training, peak MiB).
     `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...);
     `mixed`: a resolved precision. fp16 is setfit's own use_amp (with loss scaling); bf16 is an
-    autocast around training (setfit has no bf16 switch)."""
+    autocast around training (setfit has no bf16 switch). `length_buckets`: the body's encoder runs
+    each batch in buckets of similar length (stages.lib.buckets)."""
     import datasets
     import setfit
 
@@ -85,7 +89,9 @@ def train_setfit(model_name: str, train: dict[str, list], labels: list[str], hp:
                                         use_amp=mixed == "fp16", **hp)
         trainer = setfit.Trainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(train))
         start = time.perf_counter()
-        with precision.autocast("bf16" if mixed == "bf16" else "fp32"), PeakMemory() as memory:
+        encoder = model.model_body[0].auto_model
+        with (precision.autocast("bf16" if mixed == "bf16" else "fp32"), PeakMemory() as memory,
+              bucketed(encoder) if length_buckets else contextlib.nullcontext()):
             trainer.train()
         seconds = time.perf_counter() - start
     return trainer, seconds, memory.peak_mb
@@ -133,7 +139,8 @@ def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: li
     for n in sizes:
         runs = {}
         for seed in cfg.seeds:
-            trainer, seconds, peak_mb = train_setfit(model_name, samples[n], labels, cfg.training_args(seed), cfg.precision)
+            trainer, seconds, peak_mb = train_setfit(model_name, samples[n], labels, cfg.training_args(seed),
+                                                     cfg.precision, cfg.length_buckets)
             with precision.autocast(cfg.precision):
                 probs = trainer.model.predict_proba(test["text"], as_numpy=True)
             scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap, labels)

@@ -63,22 +63,29 @@ def make_collator(tokenizer, mlm_probability: float, masking: str, seed: int | N
     return collate
 
 
-def masked_positions_loss(model, inputs: dict) -> torch.Tensor:
-    """The masked-LM training loss, with the vocabulary head applied at the masked positions only.
+def masked_logits(model, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The vocabulary logits at the masked positions of a batch, and their labels.
 
     The model's own forward projects every token onto the vocabulary (30,522 x 384 on MiniLM, as
-    many FLOPs as the whole encoder) and then ignores the ~85 % labelled -100; the mean
-    cross-entropy over the masked tokens is the same either way."""
+    many FLOPs as the whole encoder) and then ignores the ~85 % labelled -100. Where the MLM head is
+    a module of its own (BERT's `cls`, MPNet's / RoBERTa's / XLM-R's `lm_head`; position-wise
+    layers), it runs at the masked positions only: the same logits there."""
     labels = inputs["labels"]
     masked = labels != -100
-    head = getattr(model, "cls", None) or getattr(model, "lm_head", None)  # BERT | MPNet, RoBERTa, XLM-R
-    if head is None:  # heads of other families (DistilBERT, ELECTRA, DeBERTa, ModernBERT): the model's own loss
-        out = model(**inputs)
-        return out.loss if masked.any() else out.logits.sum() * 0.0
-    hidden = model.base_model(**{k: v for k, v in inputs.items() if k != "labels"}).last_hidden_state
-    if not masked.any():  # possible on a tiny batch: no loss, but keep the graph connected
-        return hidden.sum() * 0.0
-    return torch.nn.functional.cross_entropy(head(hidden[masked]).float(), labels[masked])
+    rest = {k: v for k, v in inputs.items() if k != "labels"}
+    head = getattr(model, "cls", None) or getattr(model, "lm_head", None)
+    if head is None:  # heads of other families (DistilBERT, ELECTRA, DeBERTa, ModernBERT): the whole projection
+        return model(**rest).logits[masked], labels[masked]
+    return head(model.base_model(**rest).last_hidden_state[masked]), labels[masked]
+
+
+def masked_positions_loss(model, inputs: dict) -> torch.Tensor:
+    """The masked-LM training loss, the mean cross-entropy over the masked tokens (the model's own
+    loss), from masked_logits."""
+    logits, labels = masked_logits(model, inputs)
+    if not len(labels):  # possible on a tiny batch: no loss, but keep the graph connected
+        return logits.sum() * 0.0
+    return torch.nn.functional.cross_entropy(logits.float(), labels)
 
 
 def tokenize(ds, tokenizer):
@@ -96,18 +103,16 @@ def mask_eval_set(tokenized, collate, batch_size: int = EVAL_BATCH) -> list[dict
             for start in range(0, len(tokenized), batch_size)]
 
 
-def masked_lm_loss(model, batches: list[dict]) -> float:
-    """Mean cross-entropy over every masked token of `batches` (not a mean of batch means)."""
+def masked_lm_loss(model, batches: list[dict], mixed: str = "fp32") -> float:
+    """Mean cross-entropy over every masked token of `batches` (not a mean of batch means), in eval
+    and inference mode at precision `mixed`."""
     model.eval()  # no dropout
     total, count = 0.0, 0
-    with torch.no_grad():
+    with torch.inference_mode(), precision.autocast(mixed):
         for batch in batches:
-            batch = {k: v.to(model.device) for k, v in batch.items()}
-            labels = batch.pop("labels")
-            logits = model(**batch).logits.float()
-            total += torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(),
-                                                       ignore_index=-100, reduction="sum").item()
-            count += int((labels != -100).sum())
+            logits, labels = masked_logits(model, {k: v.to(model.device) for k, v in batch.items()})
+            total += torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum").item()
+            count += len(labels)
     if count == 0:
         raise PipelineError("no test token was masked; raise mlm_probability or max_eval_samples")
     return total / count
@@ -152,7 +157,7 @@ class MlmTask(Task):
         return make_collator(tokenizer, self.settings.mlm_probability, self.settings.masking, seed)
 
     def _measure(self, model, tokenizer) -> tuple[float, list[list[dict]]]:
-        return (masked_lm_loss(model, self.test_batches),
+        return (masked_lm_loss(model, self.test_batches, self.settings.precision),
                 [fill_mask(model, tokenizer, s, self.top_k) for s in self.probes])
 
     def before_training(self, model, tokenizer, evals: dict) -> dict:

@@ -13,12 +13,15 @@ from stages.lib.training import Task
 
 
 class SentimentTask(Task):
-    frozen_features = True  # head-only runs train on the frozen encoder's output, computed once
+    frozen_features = True  # frozen embeddings and first blocks run once (head-only runs, sweep points)
+
     def __init__(self, spec: FreezeSpec, bootstrap: Bootstrap, dataset: dict,
-                 eval_splits: tuple[str, ...] = ("validation", "test"), where: str = "fine_tune"):
+                 eval_splits: tuple[str, ...] = ("validation", "test"), where: str = "fine_tune", kept=None):
         """`dataset`: the prepared dataset's record (stages.lib.data.dataset_info: its class names);
-        `where`: the params path of the run, named in errors."""
+        `where`: the params path of the run, named in errors; `kept`: a cached.Kept shared with
+        other runs on the same rows (the sweep's points)."""
         self.spec, self.bootstrap, self.eval_splits, self.where = spec, bootstrap, eval_splits, where
+        self.kept = kept
         self.labels, self.about = dataset["labels"], cards.sentiment(dataset)
 
     def load(self, model_name: str):

@@ -149,6 +149,7 @@ class SetFit(Section):
     main_samples_per_class: int
     max_eval_samples: Annotated[PositiveInt | None, _accepts("null (all test rows) or a positive integer")]
     precision: Precision
+    length_buckets: bool  # each batch's sentences run in buckets of similar length (stages.lib.buckets)
 
     @field_validator("main_samples_per_class")
     @classmethod

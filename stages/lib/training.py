@@ -1,7 +1,7 @@
 """The one training skeleton every Trainer stage runs (fine-tune, sweep points, mlm-pretrain, ner):
 read the splits → seed → load the model → subset and tokenize → train (resumable) → evaluate →
 save, with a model card. A Task supplies only what differs: the model, tokenization, collator, loss
-and scoring. When nothing below the head trains, the frozen encoder runs once, not every step
+and scoring. Frozen first layers with nothing trainable below them run once, not every step
 (stages.lib.cached)."""
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ class Task:
     eval_splits: tuple[str, ...] = ("test",)
     keep_columns = False  # pass dataset columns the model doesn't take on to the collator
     loss_fn = None        # (model, inputs) -> loss; None: the model's own loss
-    frozen_features = False  # a sequence-level head: with a frozen encoder, train on its output computed once
+    frozen_features = False  # a sequence-level head: frozen first layers run once (stages.lib.cached)
+    kept = None  # a cached.Kept shared by the runs of a stage (sweep points), or None
     predictions: dict[str, list[dict]] = {}  # split -> per unit, set by evaluate(): {"row", "gold", "pred", ...}
 
     def load(self, model_name: str):
@@ -117,11 +118,14 @@ def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
     collator, keep_columns, standing_in, encode_s = task.collator(tokenizer), task.keep_columns, None, 0.0
     with trainer_dir(checkpoints) as out:
         with PeakMemory() as memory:
-            if task.frozen_features and world_size() == 1 and cached.frozen_encoder(model):
+            ready = None
+            if task.frozen_features and world_size() == 1:
                 pad = collator or DataCollatorWithPadding(tokenizer)
-                states, encode_s = cached.encode(model, train, pad, max(64, hp.batch_size), hp.precision)
-                train, collator = cached.Features(train, states), functools.partial(cached.collate, fallback=pad)
-                keep_columns, standing_in = True, cached.standing_in(model)  # the Trainer would drop `states`
+                ready = cached.prepare(model, train, pad, max(64, hp.batch_size), hp.precision, task.kept)
+            if ready is not None:
+                train, frozen, encode_s = ready
+                collator = functools.partial(cached.collate, fallback=pad)
+                keep_columns, standing_in = True, cached.standing_in(model, frozen)  # the Trainer would drop the states
             trainer = make_trainer(model, tokenizer, train, hp, out, collator, task.loss_fn,
                                    keep_columns, checkpoints.every_steps if checkpoints else None)
             with standing_in or contextlib.nullcontext():
@@ -131,7 +135,7 @@ def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
     metrics = {
         **before, **scores,
         "train_loss": result.training_loss,
-        # both with the frozen encoder's one pass, where it ran once (cached_features_s of the total)
+        # both with the frozen layers' one pass, where they ran once (cached_features_s of the total)
         "train_runtime_s": seconds + encode_s,
         **({"cached_features_s": encode_s} if standing_in else {}),
         "train_samples_per_second": result.metrics["train_samples_per_second"] * seconds / (seconds + encode_s),
