@@ -28,7 +28,8 @@ def main() -> None:
     params = load_params()
     model, plan = settings.sweep(params)
     bootstrap, dataset = settings.bootstrap(params), data.dataset_info("classification")
-    results, finished, kept = {}, [], Kept()  # the frozen blocks' states: each point continues from the last
+    results, finished = {}, []
+    frozen_states = Kept()  # the frozen blocks' output: each point continues from the last point's
     for i, (k, seed) in enumerate(plan.points, start=1):
         step = f"freeze-sweep [{i}/{len(plan.points)}]"
         hp = settings.sweep_point(params, plan, seed)
@@ -39,7 +40,8 @@ def main() -> None:
         if kept is None:
             print(f"{step}: {model}, {spec}, seed {seed}")
             # the sweep reads test scores only: no time spent on the validation split
-            task = SentimentTask(spec, bootstrap, dataset, ("test",), f"profiles.{settings.profile_name(params)}.sweep", kept)
+            task = SentimentTask(spec, bootstrap, dataset, ("test",), f"profiles.{settings.profile_name(params)}.sweep",
+                                 frozen_states)
             metrics = train_and_evaluate(task, model, hp, paths.SENTIMENT, checkpoints=checkpoints)
             kept = {"metrics": metrics, "predictions": tagged({seed: task.predictions["test"]})}
             checkpoints.keep_result(kept)

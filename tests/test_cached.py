@@ -167,4 +167,31 @@ def test_a_cached_run_trains_as_the_uncached_run_without_dropout(tmp_path, monke
     assert np.ptp([r["probs"][1] for r in cached_rows]) > 30 * 3e-6  # rows differ by far more than the tolerance
 
 
+def test_a_run_on_kept_states_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
+    """Checkpoints are written while the frozen blocks are out of the block list; resuming (here from
+    the last one, so nothing more trains) must load them into the same shape and predict the same.
+    The resumed run has another seed: had it not loaded the checkpoint, its head would differ."""
+    from stages.lib.checkpoints import Checkpoints
+
+    monkeypatch.chdir(tmp_path)
+    folder = tiny_models.save("bert", tmp_path / "bert", num_hidden_layers=3)
+    texts = tiny_models.CORPUS * 4
+    split = {"text": texts, "label": [int("film" in t or "Dull" in t) for t in texts]}
+    write_splits({s: split for s in ("train", "validation", "test")}, SENTIMENT_SCHEMA, tmp_path / "data")
+    hp = Training(learning_rate=0.01, batch_size=4, epochs=2, weight_decay=0.0, seed=42, precision="fp32",
+                  group_by_length=True, max_train_samples=None, max_eval_samples=None, logging_steps=1)
+    checkpoints = Checkpoints.for_run("first_block", 2, {}, root=tmp_path / "checkpoints")
+    spec = FreezeSpec(freeze_embeddings=True, frozen_blocks=2)
+    runs = []
+    for seed in (42, 7):
+        task = SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",))
+        runs.append((train_and_evaluate(task, str(folder), hp.model_copy(update={"seed": seed}), tmp_path / "data",
+                                        checkpoints=checkpoints), task.predictions["test"]))
+    assert "resuming from" in capsys.readouterr().out
+    (first, first_rows), (resumed, resumed_rows) = runs
+    assert first["cached_features_s"] > 0 and resumed["cached_features_s"] > 0
+    np.testing.assert_allclose([r["probs"] for r in resumed_rows], [r["probs"] for r in first_rows], atol=1e-6)
+    assert resumed["train_loss"] == pytest.approx(first["train_loss"])
+
+
 real_encode = cached.encode
