@@ -1,0 +1,88 @@
+"""Benchmark: two levers measured and dropped (docs/performance.md), re-measurable on any machine.
+
+    python -m bench.levers compile    # torch.compile per length bucket against eager (~6 min)
+    python -m bench.levers dropout    # dropout's random mask against the other random draws (~10 s)
+
+compile: optimizer steps (forward, backward, fused AdamW) of the profile's classifier at batch 16 on
+padded lengths 16..64, the buckets length grouping would compile, eagerly and under torch.compile:
+with the default automatic dynamic shapes, and with `dynamic=False` (one graph per bucket). Prints
+each bucket's first step (compiling) and its steady step time.
+
+dropout: what a training step's dropout costs on this CPU: the mask draw (`bernoulli_`), the other
+ways of drawing one, and the multiply it feeds, on one MiniLM activation of batch 16 x 30 tokens.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+LENGTHS = (16, 32, 48, 64)
+
+
+def timed(step, repeats: int) -> float:
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return (time.perf_counter() - start) / repeats
+
+
+def compile_buckets(model_name: str, steps: int) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from stages.lib.models import resolve_model
+
+    for mode in ("eager", "compile", "compile, dynamic=False"):
+        torch.manual_seed(0)
+        model = AutoModelForSequenceClassification.from_pretrained(resolve_model(model_name), num_labels=2).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, fused=True)
+        run = {"eager": model, "compile": torch.compile(model),
+               "compile, dynamic=False": torch.compile(model, dynamic=False)}[mode]
+        for length in LENGTHS:
+            ids = torch.randint(1000, 20000, (16, length))
+
+            def step():
+                run(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.randint(0, 2, (16,))).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            first = timed(step, 1)
+            print(f"{mode:>22}: length {length}: first step {first:5.1f} s, then {timed(step, steps) * 1000:4.0f} ms a step",
+                  flush=True)
+
+
+def dropout_draws(repeats: int) -> None:
+    x = torch.randn(16 * 30, 384)
+    draws = {
+        "F.dropout(p=0.1), training": lambda: torch.nn.functional.dropout(x, 0.1, True),
+        "bernoulli_ (the mask)": lambda: torch.empty_like(x).bernoulli_(0.9),
+        "rand_like": lambda: torch.rand_like(x),
+        "random_ into int32": lambda: torch.empty(x.shape, dtype=torch.int32).random_(),
+        "x * x (the multiply it feeds)": lambda: x * x,
+    }
+    for name, draw in draws.items():
+        draw()
+        seconds = timed(draw, repeats)
+        print(f"{name:>30}: {seconds * 1e6:7.0f} us, {x.numel() / seconds / 1e6:6.0f} M elements/s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from stages.lib import settings
+    from stages.lib.config import load_params
+    from stages.lib.machine import machine
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lever", choices=("compile", "dropout"))
+    parser.add_argument("--profile", default="cpu", help="whose classifier_model (compile)")
+    parser.add_argument("--steps", type=int, default=15, help="timed steps a bucket (compile)")
+    args = parser.parse_args(argv)
+    print(f"machine: {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.lever == "compile":
+        model_name, _, _ = settings.fine_tune_run({**load_params(), "profile": args.profile}, "full")
+        compile_buckets(model_name, args.steps)
+    else:
+        dropout_draws(200)
+
+
+if __name__ == "__main__":
+    main()
