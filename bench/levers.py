@@ -33,12 +33,13 @@ def compile_buckets(model_name: str, steps: int) -> None:
 
     from stages.lib.models import resolve_model
 
-    for mode in ("eager", "compile", "compile, dynamic=False"):
+    modes = {"eager": lambda model: model, "compile": torch.compile,
+             "compile, dynamic=False": lambda model: torch.compile(model, dynamic=False)}
+    for mode, wrap in modes.items():
         torch.manual_seed(0)
         model = AutoModelForSequenceClassification.from_pretrained(resolve_model(model_name), num_labels=2).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, fused=True)
-        run = {"eager": model, "compile": torch.compile(model),
-               "compile, dynamic=False": torch.compile(model, dynamic=False)}[mode]
+        run = wrap(model)
         for length in LENGTHS:
             ids = torch.randint(1000, 20000, (16, length))
 

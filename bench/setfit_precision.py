@@ -133,34 +133,33 @@ def main(argv: list[str] | None = None) -> None:
     bf16_seconds = time.perf_counter() - start
     bodies = {"fp32": fp32_model, "bf16": trainer.model}
 
-    cells, units = {}, {}
+    texts, gold = (list(train["text"]), list(test["text"])), list(test["label"])
+    cells, units = {}, {}  # keyed by (trained in, encoded in)
     for trained, model in bodies.items():
         for encoded in ("fp32", "bf16"):
             with torch.inference_mode(), precision.autocast(encoded), fp32_kernels(native):
-                x_train, x_test = (np.asarray(model.model_body.encode(texts, normalize_embeddings=model.normalize_embeddings,
+                x_train, x_test = (np.asarray(model.model_body.encode(split, normalize_embeddings=model.normalize_embeddings,
                                                                       convert_to_numpy=True), dtype=np.float32)
-                                   for texts in (list(train["text"]), list(test["text"])))
+                                   for split in texts)
             head = clone(model.model_head).fit(x_train, train["label"])  # float64, as setfit's own fit
             pred = head.predict(x_test).tolist()
-            key = f"train {trained}, encode {encoded}"
-            gold = list(test["label"])
-            cells[key] = classification_metrics(gold, pred, labels)
-            units[key] = stats.classification_units(gold, pred, len(labels))
-    reference = "train fp32, encode fp32"
+            cells[trained, encoded] = classification_metrics(gold, pred, labels)
+            units[trained, encoded] = stats.classification_units(gold, pred, len(labels))
+    reference = ("fp32", "fp32")
     bootstrap = settings.bootstrap(params)
     for key, cell in cells.items():
         if key != reference:
             cell["f1_minus_fp32"] = stats.paired(units[key], units[reference], "f1", bootstrap.resamples, bootstrap.seed)
-    results = {"machine": machine(), "bf16": "native autocast" if native else "emulated", "model": model_name,
-               "samples_per_class": n, "seed": seed, "test_rows": len(test), "bf16_train_seconds": bf16_seconds,
-               "cells": cells}
-    print(f"\n{machine()}: SetFit {model_name}, {n} per class, seed {seed}, bf16 {results['bf16']}")
+    bf16 = "native autocast" if native else "emulated"
+    print(f"\n{machine()}: SetFit {model_name}, {n} per class, seed {seed}, bf16 {bf16}")
     print("| body trained in | encoded in | test F1 | minus fp32 throughout (95 % CI, p) |\n| --- | --- | --- | --- |")
-    for key, cell in cells.items():
+    for (trained, encoded), cell in cells.items():
         diff = cell.get("f1_minus_fp32")
-        trained, encoded = (part.split()[1] for part in key.split(", "))
         shown = "" if diff is None else f"{diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}], p = {diff['p_value']:.3f}"
         print(f"| {trained} | {encoded} | {cell['f1']:.3f} | {shown} |")
+    results = {"machine": machine(), "bf16": bf16, "model": model_name, "samples_per_class": n, "seed": seed,
+               "test_rows": len(test), "bf16_train_seconds": bf16_seconds,
+               "cells": {f"train {trained}, encode {encoded}": cell for (trained, encoded), cell in cells.items()}}
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
 

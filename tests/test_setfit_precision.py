@@ -32,34 +32,32 @@ def test_emulation_matches_autocast_forward_and_backward():
         assert emulation_error < fp32_error / 10, (name, emulation_error, fp32_error)
 
 
+class MatmulSpy(torch.utils._python_dispatch.TorchDispatchMode):
+    """Entered below the emulation: records the matmul kernels it calls and their operands' dtype."""
+    MATMULS = (torch.ops.aten.linear.default, torch.ops.aten.addmm.default, torch.ops.aten.mm.default)
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in self.MATMULS:
+            self.seen.append((func, args[0].dtype))
+        return func(*args, **(kwargs or {}))
+
+
 def test_matmuls_run_on_fp32_kernels():
-    seen = []
-
-    class Spy(torch.utils._python_dispatch.TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func is torch.ops.aten.mm.default:
-                seen.append(args[0].dtype)
-            return func(*args, **(kwargs or {}))
-
     a, b = torch.randn(4, 8), torch.randn(8, 3)
-    with Spy(), emulated_bf16():  # Spy sits below the emulation and sees the kernel it calls
+    with MatmulSpy() as spy, emulated_bf16():
         out = a @ b
-    assert seen == [torch.float32] and out.dtype == torch.bfloat16
+    assert spy.seen == [(torch.ops.aten.mm.default, torch.float32)] and out.dtype == torch.bfloat16
     assert torch.equal(out, (a.bfloat16().float() @ b.bfloat16().float()).bfloat16())
 
 
 def test_inference_mode_linear_runs_on_fp32_kernels():
     """Under inference mode nn.Linear reaches the mode as aten.linear, not addmm."""
-    seen = []
-
-    class Spy(torch.utils._python_dispatch.TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if any(isinstance(a, torch.Tensor) and a.dtype == torch.bfloat16 for a in args) and func in (
-                    torch.ops.aten.linear.default, torch.ops.aten.addmm.default, torch.ops.aten.mm.default):
-                seen.append(func)
-            return func(*args, **(kwargs or {}))
-
     layer = torch.nn.Linear(8, 4)
-    with torch.inference_mode(), Spy(), emulated_bf16():
+    with torch.inference_mode(), MatmulSpy() as spy, emulated_bf16():
         out = layer(torch.randn(2, 3, 8))
-    assert seen == [] and out.dtype == torch.bfloat16  # no bf16 matmul kernel was called
+    assert spy.seen and all(dtype == torch.float32 for _, dtype in spy.seen)  # no bf16 matmul kernel was called
+    assert out.dtype == torch.bfloat16
