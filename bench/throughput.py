@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 SQUARE = [(n, n, n) for n in (512, 1024, 2048, 4096)]
 
 
@@ -102,7 +101,7 @@ def run(path: str, model_name: str, hp) -> dict:
 def main(argv: list[str] | None = None) -> None:
     from transformers import AutoConfig
 
-    from stages.lib import settings
+    from stages.lib import precision, settings
     from stages.lib.config import load_params
     from stages.lib.machine import machine
     from stages.lib.models import resolve_model
@@ -123,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                                 seed=args.seeds[0])[0]
     config = AutoConfig.from_pretrained(resolve_model(model_name))
     # fp32 (the book's path) and the project's precision, both on the device that trains
-    dtypes = {k: DTYPES[k] for k in dict.fromkeys(("fp32", project.precision))}
+    dtypes = {k: precision.DTYPES[k] for k in dict.fromkeys(("fp32", project.precision))}
     shape_peaks = {k: matmul_peak(dt, model_shapes(config, project.batch_size)) for k, dt in dtypes.items()}
     peaks = {k: max(matmul_peak(dt), shape_peaks[k]) for k, dt in dtypes.items()}  # the best seen
     for k in dtypes:

@@ -33,7 +33,7 @@ def main() -> None:
     for i, (k, seed) in enumerate(plan.points, start=1):
         step = f"freeze-sweep [{i}/{len(plan.points)}]"
         hp = settings.sweep_point(params, plan, seed)
-        spec = FreezeSpec(freeze_embeddings=plan.freeze_embeddings, frozen_blocks=k)
+        spec = FreezeSpec(freeze_embeddings=plan.freeze_embeddings, frozen_blocks=k, frozen_layers=plan.frozen_layers)
         checkpoints = for_stage(params, f"freeze-sweep/blocks{k}_seed{seed}", paths.SENTIMENT, model,
                                 spec=spec, hp=hp)
         kept = checkpoints.result()

@@ -135,6 +135,15 @@ def test_collate_pads_and_masks_and_the_items_keep_their_ids(tmp_path):
     assert cached.collate([{"input_ids": [1, 2]}], fallback=lambda items: "padded") == "padded"
 
 
+def sentiment_splits(tmp_path, repeats: int) -> Training:
+    """The tiny corpus `repeats` times as every split under tmp_path/data; settings to train on it."""
+    texts = tiny_models.CORPUS * repeats
+    split = {"text": texts, "label": [int("film" in t or "Dull" in t) for t in texts]}
+    write_splits({s: split for s in ("train", "validation", "test")}, SENTIMENT_SCHEMA, tmp_path / "data")
+    return Training(learning_rate=0.01, batch_size=8, epochs=3, weight_decay=0.0, seed=42, precision="fp32",
+                    group_by_length=True, max_train_samples=None, max_eval_samples=None, logging_steps=1)
+
+
 @pytest.mark.parametrize("spec, learning_rate", [(FreezeSpec(head_only=True), 0.1),
                                                   (FreezeSpec(freeze_embeddings=True, frozen_blocks=1), 0.01)],
                          ids=["head_only", "first_block"])
@@ -146,11 +155,7 @@ def test_a_cached_run_trains_as_the_uncached_run_without_dropout(tmp_path, monke
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "hidden_dropout_prob": 0.0,
                                                     "attention_probs_dropout_prob": 0.0}))
-    texts = tiny_models.CORPUS * 8
-    split = {"text": texts, "label": [int("film" in t or "Dull" in t) for t in texts]}
-    write_splits({s: split for s in ("train", "validation", "test")}, SENTIMENT_SCHEMA, tmp_path / "data")
-    hp = Training(learning_rate=learning_rate, batch_size=8, epochs=3, weight_decay=0.0, seed=42, precision="fp32",
-                  group_by_length=True, max_train_samples=None, max_eval_samples=None, logging_steps=1)
+    hp = sentiment_splits(tmp_path, 8).model_copy(update={"learning_rate": learning_rate})
     encoded, runs = [], {}
     monkeypatch.setattr(cached, "encode", lambda *a, **k: encoded.append(1) or real_encode(*a, **k))
     for name, frozen_prefix in (("cached", cached.frozen_prefix), ("uncached", lambda model: 0)):
@@ -175,11 +180,7 @@ def test_a_run_on_kept_states_resumes_from_its_checkpoint(tmp_path, monkeypatch,
 
     monkeypatch.chdir(tmp_path)
     folder = tiny_models.save("bert", tmp_path / "bert", num_hidden_layers=3)
-    texts = tiny_models.CORPUS * 4
-    split = {"text": texts, "label": [int("film" in t or "Dull" in t) for t in texts]}
-    write_splits({s: split for s in ("train", "validation", "test")}, SENTIMENT_SCHEMA, tmp_path / "data")
-    hp = Training(learning_rate=0.01, batch_size=4, epochs=2, weight_decay=0.0, seed=42, precision="fp32",
-                  group_by_length=True, max_train_samples=None, max_eval_samples=None, logging_steps=1)
+    hp = sentiment_splits(tmp_path, 4).model_copy(update={"batch_size": 4, "epochs": 2})
     checkpoints = Checkpoints.for_run("first_block", 2, {}, root=tmp_path / "checkpoints")
     spec = FreezeSpec(freeze_embeddings=True, frozen_blocks=2)
     runs = []
@@ -192,6 +193,34 @@ def test_a_run_on_kept_states_resumes_from_its_checkpoint(tmp_path, monkeypatch,
     assert first["cached_features_s"] > 0 and resumed["cached_features_s"] > 0
     np.testing.assert_allclose([r["probs"] for r in resumed_rows], [r["probs"] for r in first_rows], atol=1e-6)
     assert resumed["train_loss"] == pytest.approx(first["train_loss"])
+
+
+@pytest.mark.parametrize("spec", [FreezeSpec(head_only=True, frozen_layers="every_step"),
+                                  FreezeSpec(freeze_embeddings=True, frozen_blocks=1, frozen_layers="every_step")],
+                         ids=["head_only", "first_block"])
+def test_frozen_layers_every_step_run_in_train_mode_each_step(tmp_path, monkeypatch, spec):
+    """frozen_layers: every_step (the book's code): nothing is kept; the frozen first block runs in
+    every training step, in train mode (its dropout on), and the model card says so."""
+    monkeypatch.chdir(tmp_path)
+    folder = tiny_models.save("bert", tmp_path / "bert", num_hidden_layers=2)
+    hp = sentiment_splits(tmp_path, 4).model_copy(update={"epochs": 2})
+    monkeypatch.setattr(cached, "encode", lambda *a, **k: pytest.fail("the frozen layers were kept"))
+    modes = []
+    real_load = SentimentTask.load
+
+    def load(self, model_name):
+        tokenizer, model = real_load(self, model_name)
+        model.base_model.encoder.layer[0].register_forward_hook(lambda m, a, out: modes.append(m.training))
+        return tokenizer, model
+
+    monkeypatch.setattr(SentimentTask, "load", load)
+    task = SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",))
+    m = train_and_evaluate(task, str(folder), hp, tmp_path / "data")
+    steps = 2 * -(-len(tiny_models.CORPUS) * 4 // hp.batch_size)
+    assert modes.count(True) == steps and "cached_features_s" not in m  # then eval mode to predict
+    assert task.trains(m).endswith("the frozen layers ran every step, in train mode (with dropout), as the book's code")
+    assert "ran once, in eval mode" in SentimentTask(spec.model_copy(update={"frozen_layers": "once"}), bootstrap_settings(),
+                                                     ROTTEN_TOMATOES).trains({"cached_features_s": 1.0})
 
 
 real_encode = cached.encode

@@ -115,9 +115,11 @@ def test_ner_outputs(smoke_repo):
     lines = (repo / "data/predictions/ner.jsonl").read_text().splitlines()
     assert len(lines) == 64 * 2 and m["seeds"] == [42, 43] and len(m["test_entity_f1_seeds"]) == 2
     first = json.loads(lines[0])
-    assert set(first) == {"seed", "row", "tokens", "gold", "pred"} and len(first["tokens"]) == len(first["pred"])
-    low, high = m["test_entity_f1_ci95"]
-    assert low <= m["test_entity_f1"] <= high
+    assert set(first) == {"seed", "row", "tokens", "gold", "pred", "token_gold", "token_pred"}
+    assert len(first["tokens"]) == len(first["pred"]) and len(first["token_gold"]) == len(first["token_pred"]) > 0
+    for score in ("test_entity_f1", "test_book_token_f1"):  # two seeds: the intervals pool them
+        low, high = m[f"{score}_ci95"]
+        assert low <= m[score] <= high and len(m[f"{score}_seeds"]) == 2
     probes = json.loads((repo / "metrics/ner_probes.json").read_text())["probes"]
     assert probes[0]["sentence"] == "My name is Maarten." and isinstance(probes[0]["entities"], list)
     assert (repo / "metrics/live/ner/plots/metrics/loss.tsv").is_file()

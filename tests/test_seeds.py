@@ -34,7 +34,7 @@ def test_several_seeds_give_the_mean_each_value_the_sd_and_a_pooled_interval():
     assert m["train_runtime_s"] == pytest.approx(7.5) and "train_runtime_s_sd" not in m  # not a score
     low, high = m["test_f1_ci95"]
     assert low < m["test_f1"] < high
-    units = np.stack([stats.units_of(run[1]["test"])[1] for run in runs.values()])
+    units = np.stack([stats.units_of(run[1]["test"])["f1"][1] for run in runs.values()])
     assert [low, high] == stats.ci95(units, "f1", 1000, 0)  # the same rows resampled for every seed
 
 

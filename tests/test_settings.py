@@ -40,7 +40,10 @@ def test_every_profile_validates_for_every_stage(params, profile):
 
 def test_book_values(params):
     book = {**params, "profile": "book"}
-    assert settings.fine_tune_run(book, "first_blocks")[1] == FreezeSpec(freeze_embeddings=True, frozen_blocks=10)
+    assert settings.fine_tune_run(book, "first_blocks")[1] == FreezeSpec(freeze_embeddings=True, frozen_blocks=10,
+                                                                        frozen_layers="every_step")
+    assert settings.fine_tune_run(book, "head_only")[1].frozen_layers == settings.sweep(book)[1].frozen_layers == "every_step"
+    assert settings.fine_tune_run(params, "head_only")[1].frozen_layers == "once"  # the cpu profile keeps them
     assert settings.fine_tune_run(book, "full")[2][0].learning_rate == 2e-5
     model, cfg, _ = settings.setfit(book)
     assert model == "sentence-transformers/all-mpnet-base-v2"
@@ -119,6 +122,7 @@ def test_from_mlm_starts_from_the_top_level_checkpoint_param(params):
     ({"frozen_blocks": -1}, "frozen_blocks = -1 is invalid"),
     ({"frozen_blocks": "ten"}, "frozen_blocks = 'ten' is invalid"),
     ({"head_only": "yes"}, "head_only = 'yes' is invalid; accepted: true | false"),
+    ({"head_only": True, "frozen_layers": "never"}, r"frozen_layers = 'never' is invalid; accepted: once \(run once"),
 ])
 def test_bad_freeze_params_name_the_parameter(params, run, message):
     params["profiles"]["cpu"]["runs"]["x"] = run
@@ -162,14 +166,16 @@ def test_bad_seeds_name_the_param(params, where, value, message):
 # ---- the sweep -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("section, message", [
-    ({"frozen_blocks": [0, 0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}}, "frozen_blocks"),
-    ({"frozen_blocks": [-1], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}}, "frozen_blocks"),
-    ({"frozen_blocks": [0], "seeds": [], "freeze_embeddings": True, "fine_tune": {}}, "seeds"),
-    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": "yes", "fine_tune": {}}, "freeze_embeddings"),
-    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {}, "points": 3}, "unknown"),
-    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {"epoch": 1}}, "fine_tune: unknown"),
-    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "fine_tune": {"seeds": [2]}},
+    ({"frozen_blocks": [0, 0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {}}, "frozen_blocks"),
+    ({"frozen_blocks": [-1], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {}}, "frozen_blocks"),
+    ({"frozen_blocks": [0], "seeds": [], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {}}, "seeds"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": "yes", "frozen_layers": "once", "fine_tune": {}}, "freeze_embeddings"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {}, "points": 3}, "unknown"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {"epoch": 1}}, "fine_tune: unknown"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {"seeds": [2]}},
      "fine_tune.seeds: the sweep's seeds are profiles.cpu.sweep.seeds"),
+    ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "twice", "fine_tune": {}},
+     "frozen_layers = 'twice' is invalid; accepted: once .* | every_step"),
 ])
 def test_a_bad_sweep_section_names_the_param(section, message):
     with pytest.raises(PipelineError, match=f"params.yaml: profiles.cpu.sweep.*{message}"):

@@ -5,7 +5,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from stages.lib import stats
 from stages.lib.data import SENTIMENT_LABELS
-from stages.lib.metrics import entity_metrics, score_classifier
+from stages.lib.metrics import book_token_f1, entity_metrics, score_classifier
 from tests.conftest import bootstrap_settings
 
 RNG = np.random.default_rng(7)
@@ -86,3 +86,19 @@ def test_a_paired_comparison_of_seeds_compares_their_means():
     assert repeated["ci95"] == pytest.approx(result["ci95"])
     with pytest.raises(ValueError, match="the same units"):
         stats.paired(both, b[:10], "f1", 1000, 0)
+
+
+def test_token_units_give_the_books_per_token_f1_and_ner_lines_both_scores():
+    """Per-sentence counts of the labelled sub-tokens, summed, are the book's figure: a token's type
+    (B- or I-, seqeval's reading of a one-token sentence) has to match, O is no entity."""
+    gold = [["B-PER", "I-PER", "O"], ["B-LOC", "I-LOC"], ["O", "I-ORG"], ["B-MISC"]]
+    pred = [["B-PER", "B-PER", "B-ORG"], ["I-LOC", "O"], ["O", "B-ORG"], ["O"]]
+    units = stats.token_units(gold, pred)
+    assert units.tolist() == [[2, 1, 0, 0], [1, 0, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0]]
+    assert stats.f1(units.sum(0)) == pytest.approx(book_token_f1(sum(gold, []), sum(pred, [])))
+    lines = [{"row": i, "gold": g, "pred": g, "token_gold": tg, "token_pred": tp}
+             for i, (g, tg, tp) in enumerate(zip(gold, gold, pred))]
+    scores = stats.units_of(lines)
+    assert list(scores) == ["entity_f1", "book_token_f1"]  # the headline (what compare pairs on) first
+    assert scores["book_token_f1"][1].tolist() == units.tolist() and stats.f1(scores["entity_f1"][1].sum(0)) == 1.0
+    assert list(stats.units_of([{k: line[k] for k in ("row", "gold", "pred")} for line in lines])) == ["entity_f1"]

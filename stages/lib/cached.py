@@ -173,9 +173,21 @@ def collate(items: list[dict], fallback):
 class Kept:
     """The last states computed, for the next run to start from: which rows (`key`), after how many
     blocks (`blocks`; num_hidden_layers: the last hidden states)."""
-    key: str = ""
+    key: str | None = ""
     blocks: int = 0
     states: list[torch.Tensor] = field(default_factory=list)
+
+
+def _longest_first(tokenized) -> tuple[list[int], list[int]]:
+    """(each row's token count, the row indices longest first)."""
+    lengths = [len(ids) for ids in tokenized["input_ids"]]
+    return lengths, sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
+def _padded_inputs(tokenized, rows: list[int], pad, device) -> dict[str, torch.Tensor]:
+    """The model inputs of `rows`, padded into one batch on `device`."""
+    columns = [c for c in tokenized.column_names if c in INPUTS]
+    return {k: v.to(device) for k, v in pad([{c: tokenized[i][c] for c in columns} for i in rows]).items()}
 
 
 def rows_key(model: nn.Module, tokenized, mixed: str) -> str:
@@ -199,10 +211,8 @@ def encode(model: nn.Module, tokenized, pad, batch_size: int, mixed: str, frozen
     first = start.blocks if start is not None else 0
     was_training = base.training
     base.eval().to(device)
-    lengths = [len(ids) for ids in tokenized["input_ids"]]
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    lengths, order = _longest_first(tokenized)
     states: list[torch.Tensor | None] = [None] * len(order)
-    columns = [c for c in tokenized.column_names if c in INPUTS]
     captured: list[torch.Tensor] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.inference_mode())
@@ -214,10 +224,9 @@ def encode(model: nn.Module, tokenized, pad, batch_size: int, mixed: str, frozen
             stack.callback(hook.remove)
         for at in tqdm(range(0, len(order), batch_size), desc=f"encode (the {frozen} frozen blocks, once)", unit="batch"):
             rows = order[at:at + batch_size]
-            batch = pad([{c: tokenized[i][c] for c in columns} for i in rows])
             if first:
                 slot["states"] = _padded([start.states[i] for i in rows]).to(device)
-            hidden = base(**{k: v.to(device) for k, v in batch.items()}).last_hidden_state
+            hidden = base(**_padded_inputs(tokenized, rows, pad, device)).last_hidden_state
             hidden = captured.pop() if frozen < layers else hidden
             for j, i in enumerate(rows):
                 states[i] = hidden[j, :lengths[i]].cpu().clone()
@@ -230,15 +239,13 @@ TOLERANCE = {"fp32": 1e-4, "bf16": 5e-2, "fp16": 1e-2}  # on logits: the stand-i
 
 def agrees(model: nn.Module, tokenized, states: list[torch.Tensor], frozen: int, pad, mixed: str, rows: int = 8) -> bool:
     """The stand-in's logits are the model's own (eval mode) on the `rows` longest rows."""
-    lengths = [len(ids) for ids in tokenized["input_ids"]]
-    longest = sorted(range(len(lengths)), key=lambda i: -lengths[i])[:rows]
+    longest = _longest_first(tokenized)[1][:rows]
     whole = frozen == model.base_model.config.num_hidden_layers
     features = Features(tokenized, states, whole)
-    columns = [c for c in tokenized.column_names if c in INPUTS]
     device, was_training = precision.accelerator(), model.training
     model.eval().to(device)
     with torch.inference_mode(), precision.autocast(mixed):
-        expected = model(**{k: v.to(device) for k, v in pad([{c: tokenized[i][c] for c in columns} for i in longest]).items()}).logits
+        expected = model(**_padded_inputs(tokenized, longest, pad, device)).logits
         batch = collate([features[i] for i in longest], fallback=pad)
         batch.pop("labels")
         with standing_in(model, frozen):
@@ -255,7 +262,8 @@ def prepare(model: nn.Module, train, pad, batch_size: int, mixed: str, kept: Kep
     layers = model.base_model.config.num_hidden_layers if frozen else 0
     if not frozen or (frozen < layers and torch.cuda.device_count() > 1):  # DataParallel's replicas share the slot
         return None
-    key, kept = rows_key(model, train, mixed), kept if kept is not None else Kept()
+    key = rows_key(model, train, mixed) if kept is not None else None  # nothing shared: nothing to match
+    kept = kept if kept is not None else Kept()
     if kept.key == key and kept.blocks == frozen:
         states, seconds = kept.states, 0.0
     else:

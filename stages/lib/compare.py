@@ -29,8 +29,11 @@ def read_predictions(path: Path) -> dict[int | None, list[dict]]:
 
 def units(by_seed: dict[int | None, list[dict]], rows: set[int]) -> tuple[str, np.ndarray]:
     """(headline metric, counts as (seeds, units, counts)) of the lines of `rows`."""
-    tables = [stats.units_of([line for line in lines if line["row"] in rows]) for lines in by_seed.values()]
-    return next(iter(tables[0][0])), np.stack([table for _, table in tables])
+    tables = []
+    for lines in by_seed.values():
+        metric, (_, table) = next(iter(stats.units_of([line for line in lines if line["row"] in rows]).items()))
+        tables.append(table)
+    return metric, np.stack(tables)
 
 
 def paired(a: str, b: str, bootstrap, folder: Path = PREDICTIONS) -> dict:

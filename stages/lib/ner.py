@@ -6,6 +6,7 @@ scores entities with seqeval directly (`evaluate.load("seqeval")` fetches code f
 """
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
 
 from stages.lib import cards, stats
@@ -110,16 +111,22 @@ class NerTask(Task):
         token_preds = out.predictions.argmax(-1)
         labelled = out.label_ids != IGNORE  # also False on padding: the Trainer pads with IGNORE
         tags = self.tags
-        book_f1 = book_token_f1([tags[i] for i in out.label_ids[labelled]], [tags[i] for i in token_preds[labelled]])
+        # the book's per-token figure scores the labelled sub-tokens; kept per sentence for its interval
+        token_gold = [[tags[i] for i in ids[keep]] for ids, keep in zip(out.label_ids, labelled)]
+        token_pred = [[tags[i] for i in ids[keep]] for ids, keep in zip(token_preds, labelled)]
         gold = [[tags[i] for i in sentence] for sentence in words["ner_tags"]]
         pred = [word_tags(p, w, len(g), tags) for p, w, g in zip(token_preds, test["word_ids"], gold)]
         # one line per sentence, tags as strings
-        self.predictions = {"test": [{"row": r, "tokens": t, "gold": g, "pred": p}
-                                     for r, t, g, p in zip(words["row"], words["tokens"], gold, pred, strict=True)]}
+        self.predictions = {"test": [{"row": r, "tokens": t, "gold": g, "pred": p, "token_gold": tg, "token_pred": tp}
+                                     for r, t, g, p, tg, tp in zip(words["row"], words["tokens"], gold, pred,
+                                                                   token_gold, token_pred, strict=True)]}
         self.probes = extract_entities(trainer.model, trainer.processing_class, self.probe_sentences)
-        ci = stats.ci95(stats.entity_units(gold, pred), "f1", self.bootstrap.resamples, self.bootstrap.seed)
-        return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred, entity_types(tags)).items()}, "test_entity_f1_ci95": ci,
-                "test_book_token_f1": book_f1, "test_sentences": len(test)}
+        resamples, seed = self.bootstrap.resamples, self.bootstrap.seed
+        return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred, entity_types(tags)).items()},
+                "test_entity_f1_ci95": stats.ci95(stats.entity_units(gold, pred), "f1", resamples, seed),
+                "test_book_token_f1": book_token_f1([*chain(*token_gold)], [*chain(*token_pred)]),
+                "test_book_token_f1_ci95": stats.ci95(stats.token_units(token_gold, token_pred), "f1", resamples, seed),
+                "test_sentences": len(test)}
 
     def describe(self, model) -> dict:
         return {"label_all_subtokens": int(self.label_all_subtokens)}

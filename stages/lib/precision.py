@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # of a resolved precision
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -51,8 +52,7 @@ def resolve(precision: str, device: str | None = None) -> str:
 
 def autocast(precision: str):
     """An autocast context for a resolved precision (disabled for fp32), on the accelerator."""
-    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-    return torch.autocast(accelerator(), dtype=dtype, enabled=precision != "fp32")
+    return torch.autocast(accelerator(), dtype=DTYPES[precision], enabled=precision != "fp32")
 
 
 def as_metrics(resolved: str) -> dict[str, int]:

@@ -12,8 +12,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from stages.lib import paths, precision
 from stages.lib.config import PipelineError
 
@@ -88,7 +86,7 @@ class Predictor:
         self.folder, self.kind, self.batch_size = Path(folder), model_kind(folder), batch_size
         self.device = precision.accelerator()
         self.precision = precision.resolve(precision_name, self.device)
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+        dtype = precision.DTYPES[self.precision]
         if self.kind == "setfit":
             import setfit
 

@@ -34,9 +34,9 @@ def combine(runs: dict[int, tuple[dict, dict[str, list[dict]]]], bootstrap) -> d
             combined[key] = statistics.fmean(values)
     for split in runs[seeds[0]][1]:
         per_seed = [stats.units_of(runs[seed][1][split]) for seed in seeds]
-        units = np.stack([table for _, table in per_seed])
-        for name, statistic in per_seed[0][0].items():
+        for name, (statistic, _) in per_seed[0].items():
             if f"{split}_{name}_ci95" in first:
+                units = np.stack([scores[name][1] for scores in per_seed])
                 combined[f"{split}_{name}_ci95"] = stats.ci95(units, statistic, bootstrap.resamples, bootstrap.seed)
     return combined
 

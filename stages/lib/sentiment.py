@@ -13,8 +13,6 @@ from stages.lib.training import Task
 
 
 class SentimentTask(Task):
-    frozen_features = True  # frozen embeddings and first blocks run once (head-only runs, sweep points)
-
     def __init__(self, spec: FreezeSpec, bootstrap: Bootstrap, dataset: dict,
                  eval_splits: tuple[str, ...] = ("validation", "test"), where: str = "fine_tune", kept=None):
         """`dataset`: the prepared dataset's record (stages.lib.data.dataset_info: its class names);
@@ -22,6 +20,7 @@ class SentimentTask(Task):
         other runs on the same rows (the sweep's points)."""
         self.spec, self.bootstrap, self.eval_splits, self.where = spec, bootstrap, eval_splits, where
         self.kept = kept
+        self.frozen_features = spec.frozen_layers == "once"  # frozen embeddings and first blocks run once
         self.labels, self.about = dataset["labels"], cards.sentiment(dataset)
 
     def load(self, model_name: str):
@@ -54,17 +53,19 @@ class SentimentTask(Task):
                 "frozen_blocks": spec.frozen_blocks, "lora_rank": spec.lora.rank if spec.lora else 0,
                 **count_parameters(model)}
 
-    def trains(self) -> str:
+    def trains(self, metrics: dict) -> str:
         spec = self.spec
         if spec.lora:
             return (f"LoRA adapters (rank {spec.lora.rank}, alpha {spec.lora.alpha:g}, dropout {spec.lora.dropout:g}) "
                     "on every linear layer of the encoder, and the head; the adapters are merged into the saved weights")
+        how = ("; the frozen layers ran once, in eval mode (no dropout in them)" if "cached_features_s" in metrics
+               else "; the frozen layers ran every step, in train mode (with dropout), as the book's code")
         if spec.head_only:
-            return "the classification head only (the encoder, pooler included, frozen)"
+            return "the classification head only (the encoder, pooler included, frozen)" + how
         k = spec.frozen_blocks
         frozen = [part for part, on in (("the embeddings", spec.freeze_embeddings),
                                         ("encoder block 0" if k == 1 else f"encoder blocks 0..{k - 1}", k > 0)) if on]
-        return f"everything but {' and '.join(frozen)} (frozen)" if frozen else "every parameter"
+        return f"everything but {' and '.join(frozen)} (frozen){how}" if frozen else "every parameter"
 
     def export(self, model):
         return merged(model)

@@ -92,13 +92,18 @@ class Lora(Section):
     dropout: Annotated[float, _accepts("a number from 0 to 1 (dropout on the adapter's input)", ge=0, lt=1)]
 
 
+FrozenLayers = Annotated[Literal["once", "every_step"], _accepts(
+    "once (run once, in eval mode: no dropout in them) | every_step (in train mode, with dropout, as the book's code)")]
+
+
 class FreezeSpec(Section):
     """What a run trains: everything but the frozen embeddings and blocks 0..frozen_blocks-1, the
-    head only, or LoRA adapters and the head."""
+    head only, or LoRA adapters and the head; and how the frozen first layers run (stages.lib.cached)."""
     head_only: bool = False         # book: 0.638
     freeze_embeddings: bool = False
     frozen_blocks: Annotated[int, _accepts("an integer from 0 to the model's block count", ge=0)] = 0
     lora: Annotated[Lora | None, _accepts("null, or a mapping with keys rank, alpha, dropout")] = None
+    frozen_layers: FrozenLayers = "once"
 
     @field_validator("lora")
     @classmethod
@@ -132,6 +137,7 @@ class Sweep(Section):
     frozen_blocks: FrozenBlocks
     seeds: Seeds
     freeze_embeddings: bool
+    frozen_layers: FrozenLayers
     fine_tune: Annotated[Overrides, _accepts("a mapping of fine_tune keys the points override ({} for none)")]
 
     @property

@@ -67,18 +67,44 @@ def entity_units(gold: list[list[str]], pred: list[list[str]]) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
+def token_units(gold: list[list[str]], pred: list[list[str]]) -> np.ndarray:
+    """One row of counts per sentence for the book's per-token NER figure (`metrics.book_token_f1`):
+    `gold`/`pred` hold the tags of a sentence's labelled sub-tokens; each non-O one is a one-token
+    entity of its type, so a token is a true positive when both tags have the same type. Summed, the
+    F1 equals book_token_f1 over the flattened tags; resampling sentences keeps a sentence's tokens together."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    types: dict[str, str | None] = {}
+    for tag in {t for sentence in (*gold, *pred) for t in sentence}:
+        entity = get_entities([tag])  # as seqeval reads a one-token sentence
+        types[tag] = entity[0][0] if entity else None
+    rows = []
+    for g, p in zip(gold, pred, strict=True):
+        pairs = [(types[a], types[b]) for a, b in zip(g, p, strict=True)]
+        tp = sum(a is not None and a == b for a, b in pairs)
+        rows.append((tp, sum(b is not None for _, b in pairs) - tp, sum(a is not None for a, _ in pairs) - tp,
+                     int(g == p)))
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
 BATCH = 250  # resamples scored at once: (seeds, 250, units, 4) counts stay under ~100 MB for NER
 
 
-def units_of(predictions: list[dict]) -> tuple[dict[str, str], np.ndarray]:
-    """({score name: statistic}, per-unit counts) of one run's predictions in the pipeline's format
-    ({"row", "gold", "pred", ...} a unit): tag sequences are NER (entity F1), labels classification
-    (F1 of the positive class or macro-F1, as many classes as a row has probabilities; and accuracy)."""
+def units_of(predictions: list[dict]) -> dict[str, tuple[str, np.ndarray]]:
+    """{score name: (statistic, per-unit counts)} of one run's predictions in the pipeline's format
+    ({"row", "gold", "pred", ...} a unit), the headline score first: tag sequences are NER (entity F1;
+    the book's per-token F1 where lines hold the sub-tokens' tags, `token_gold`/`token_pred`), labels
+    classification (F1 of the positive class or macro-F1, as many classes as a row has
+    probabilities; and accuracy)."""
     gold, pred = [r["gold"] for r in predictions], [r["pred"] for r in predictions]
     if predictions and isinstance(gold[0], list):
-        return {"entity_f1": "f1"}, entity_units(gold, pred)
-    classes = len(predictions[0]["probs"]) if predictions else 2
-    return {"f1": "f1", "accuracy": "accuracy"}, classification_units(gold, pred, classes)
+        scores = {"entity_f1": ("f1", entity_units(gold, pred))}
+        if "token_gold" in predictions[0]:
+            scores["book_token_f1"] = ("f1", token_units([r["token_gold"] for r in predictions],
+                                                         [r["token_pred"] for r in predictions]))
+        return scores
+    table = classification_units(gold, pred, len(predictions[0]["probs"]) if predictions else 2)
+    return {"f1": ("f1", table), "accuracy": ("accuracy", table)}
 
 
 def _by_seed(units: np.ndarray) -> np.ndarray:

@@ -52,8 +52,8 @@ class Task:
         """Metrics about the model itself (parameter counts, head)."""
         return {}
 
-    def trains(self) -> str:
-        """What training updates, in words (the model card)."""
+    def trains(self, metrics: dict) -> str:
+        """What training updates, in words (the model card); `metrics`: the run's."""
         return "every parameter"
 
     def export(self, model):
@@ -86,7 +86,7 @@ def run(params: dict, name: str, task: Task, model_name: str, hps: list, data_di
     metrics = seeds.combine(runs, bootstrap)
     if outputs.model is not None:
         settings = {**hps[0].model_dump(exclude={"seed"}), "seeds": [hp.seed for hp in hps]}
-        cards.write(outputs.model, cards.Run(name, task.about, model_name, settings, task.trains(), metrics), params)
+        cards.write(outputs.model, cards.Run(name, task.about, model_name, settings, task.trains(metrics), metrics), params)
     write_json(outputs.metrics, metrics)
     if outputs.predictions is not None:
         write_jsonl(outputs.predictions, seeds.tagged({seed: predictions["test"] for seed, (_, predictions) in runs.items()}))
