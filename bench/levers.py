@@ -1,7 +1,8 @@
-"""Benchmark: two levers measured and dropped (docs/performance.md), re-measurable on any machine.
+"""Benchmark: levers measured on the way (docs/performance.md), re-measurable on any machine.
 
-    python -m bench.levers compile    # torch.compile per length bucket against eager (~6 min)
-    python -m bench.levers dropout    # dropout's random mask against the other random draws (~10 s)
+    python -m bench.levers compile         # torch.compile per length bucket against eager (~6 min)
+    python -m bench.levers dropout         # dropout's random mask against the other random draws (~10 s)
+    python -m bench.levers lora-dropout    # a LoRA step with the adapters' dropout 0.1 against 0 (~1 min)
 
 compile: optimizer steps (forward, backward, fused AdamW) of the profile's classifier at batch 16 on
 padded lengths 16..64, the buckets length grouping would compile, eagerly and under torch.compile:
@@ -10,6 +11,9 @@ each bucket's first step (compiling) and its steady step time.
 
 dropout: what a training step's dropout costs on this CPU: the mask draw (`bernoulli_`), the other
 ways of drawing one, and the multiply it feeds, on one MiniLM activation of batch 16 x 30 tokens.
+
+lora-dropout: optimizer steps of the profile's lora_r16 run (adapters from stages/lib/lora.py) at
+batch 16 x 32 tokens, with the adapters' dropout at 0.1 and at 0, alternated twice.
 """
 from __future__ import annotations
 
@@ -52,6 +56,27 @@ def compile_buckets(model_name: str, steps: int) -> None:
                   flush=True)
 
 
+def lora_dropout(model_name: str, lora, steps: int) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from stages.lib.lora import apply_lora
+    from stages.lib.models import resolve_model
+
+    ids = torch.randint(1000, 20000, (16, 32))
+    for dropout in (0.1, 0.0) * 2:
+        torch.manual_seed(0)
+        model = AutoModelForSequenceClassification.from_pretrained(resolve_model(model_name), num_labels=2)
+        model = apply_lora(model, lora.model_copy(update={"dropout": dropout}), "bench").train()
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-4, fused=True)
+
+        def step():
+            model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.randint(0, 2, (16,))).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        timed(step, 3)
+        print(f"LoRA rank {lora.rank}, dropout {dropout}: {timed(step, steps) * 1000:4.0f} ms a step", flush=True)
+
+
 def dropout_draws(repeats: int) -> None:
     x = torch.randn(16 * 30, 384)
     draws = {
@@ -73,14 +98,18 @@ def main(argv: list[str] | None = None) -> None:
     from stages.lib.machine import machine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("lever", choices=("compile", "dropout"))
-    parser.add_argument("--profile", default="cpu", help="whose classifier_model (compile)")
-    parser.add_argument("--steps", type=int, default=15, help="timed steps a bucket (compile)")
+    parser.add_argument("lever", choices=("compile", "dropout", "lora-dropout"))
+    parser.add_argument("--profile", default="cpu", help="whose classifier_model (compile, lora-dropout)")
+    parser.add_argument("--steps", type=int, default=15, help="timed steps a bucket or mode")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    params = {**load_params(), "profile": args.profile}
     if args.lever == "compile":
-        model_name, _, _ = settings.fine_tune_run({**load_params(), "profile": args.profile}, "full")
+        model_name, _, _ = settings.fine_tune_run(params, "full")
         compile_buckets(model_name, args.steps)
+    elif args.lever == "lora-dropout":
+        model_name, spec, _ = settings.fine_tune_run(params, "lora_r16")
+        lora_dropout(model_name, spec.lora, args.steps)
     else:
         dropout_draws(200)
 
