@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import torch
 
@@ -30,6 +31,13 @@ def timed(step, repeats: int) -> float:
     for _ in range(repeats):
         step()
     return (time.perf_counter() - start) / repeats
+
+
+def optimizer_step(run, optimizer, ids: torch.Tensor) -> None:
+    """One training step (forward, backward, AdamW) of `run` on a batch of token ids."""
+    run(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.randint(0, 2, (len(ids),))).loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
 
 
 def compile_buckets(model_name: str, steps: int) -> None:
@@ -45,12 +53,7 @@ def compile_buckets(model_name: str, steps: int) -> None:
         optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, fused=True)
         run = wrap(model)
         for length in LENGTHS:
-            ids = torch.randint(1000, 20000, (16, length))
-
-            def step():
-                run(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.randint(0, 2, (16,))).loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+            step = partial(optimizer_step, run, optimizer, torch.randint(1000, 20000, (16, length)))
             first = timed(step, 1)
             print(f"{mode:>22}: length {length}: first step {first:5.1f} s, then {timed(step, steps) * 1000:4.0f} ms a step",
                   flush=True)
@@ -68,11 +71,7 @@ def lora_dropout(model_name: str, lora, steps: int) -> None:
         model = AutoModelForSequenceClassification.from_pretrained(resolve_model(model_name), num_labels=2)
         model = apply_lora(model, lora.model_copy(update={"dropout": dropout}), "bench").train()
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-4, fused=True)
-
-        def step():
-            model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.randint(0, 2, (16,))).loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+        step = partial(optimizer_step, model, optimizer, ids)
         timed(step, 3)
         print(f"LoRA rank {lora.rank}, dropout {dropout}: {timed(step, steps) * 1000:4.0f} ms a step", flush=True)
 
