@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
     set_seed(seed)
     start = time.perf_counter()
     with fp32_kernels(native):  # the setfit stage's own bf16 path: an autocast around training
-        trainer, _, _ = train_setfit(model_name, train, labels, cfg.training_args(seed), "bf16", cfg.length_buckets)
+        trainer, _, _ = train_setfit(model_name, train, labels, cfg.training_args(seed), "bf16", cfg.length_buckets,
+                                     cfg.unique_sentences)
     bf16_seconds = time.perf_counter() - start
     bodies = {"fp32": fp32_model, "bf16": trainer.model}
 

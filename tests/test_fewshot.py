@@ -12,7 +12,8 @@ WHERE = "profiles.smoke.setfit"
 LABELS = ROTTEN_TOMATOES["labels"]
 TINY = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42}
 SETTINGS = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42], "samples_per_class": [4],
-            "main_samples_per_class": 4, "max_eval_samples": 32, "precision": "fp32", "length_buckets": True}
+            "main_samples_per_class": 4, "max_eval_samples": 32, "precision": "fp32", "length_buckets": True,
+            "unique_sentences": True}
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +59,10 @@ def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):
     assert sum(trainer.st_trainer.train_dataset["label"]) == 640  # half positive (label 1), half negative
 
 
-def test_length_buckets_train_the_body_as_the_padded_batches_do(prepared, monkeypatch):
-    """Two steps with dropout off (so both runs draw nothing random): the body's weights end the same
-    with and without length buckets, and the encoder's own forward is back afterwards."""
+def test_length_buckets_and_unique_sentences_train_the_body_as_the_padded_batches_do(prepared, monkeypatch):
+    """Two steps with dropout off (so no run draws anything random): the body's weights end the same
+    with length buckets, with each distinct sentence embedded once, and with both, as through setfit's
+    own padded batches; the encoder's own forward is back afterwards."""
     import torch
 
     from stages.lib import fewshot
@@ -77,15 +79,44 @@ def test_length_buckets_train_the_body_as_the_padded_batches_do(prepared, monkey
     monkeypatch.setattr(fewshot, "load_setfit_model", without_dropout)
     fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
     weights = {}
-    for length_buckets in (False, True):
-        trainer, _, _ = train_setfit(MINILM, fewshot_file, LABELS, {**TINY, "max_steps": 2}, length_buckets=length_buckets)
+    for levers in ((False, False), (True, False), (False, True), (True, True)):
+        trainer, _, _ = train_setfit(MINILM, fewshot_file, LABELS, {**TINY, "max_steps": 2}, "fp32", *levers)
         assert "forward" not in trainer.model.model_body[0].auto_model.__dict__
-        weights[length_buckets] = dict(trainer.model.model_body.named_parameters())
+        if levers[1]:  # the pairs repeat sentences, and each ran once
+            loss = trainer.st_trainer.loss
+            assert loss.copies == 2 * 2 * 16 and 0 < loss.rows < loss.copies
+        weights[levers] = dict(trainer.model.model_body.named_parameters())
     moved = 0
     for name, before in load(MINILM, LABELS).model_body.named_parameters():
-        torch.testing.assert_close(weights[True][name], weights[False][name], rtol=0, atol=2e-6, msg=name)
-        moved += not torch.equal(weights[False][name], before)
+        for levers in ((True, False), (False, True), (True, True)):
+            torch.testing.assert_close(weights[levers][name], weights[False, False][name], rtol=0, atol=2e-6,
+                                       msg=f"{name} {levers}")
+        moved += not torch.equal(weights[False, False][name], before)
     assert moved > 50, "the steps trained the body"
+
+
+def test_distinct_rows_key_on_the_real_tokens():
+    """The same sentence padded differently in two columns is one row; the index maps every copy to
+    it; the batch is cut to its longest sentence; left padding and unlike features are refused."""
+    import torch
+
+    from stages.lib.pair_loss import distinct_rows
+
+    a = {"input_ids": torch.tensor([[5, 6, 7, 0], [5, 6, 0, 0]]), "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]),
+         "modality": "text"}
+    b = {"input_ids": torch.tensor([[5, 6, 9], [5, 6, 7]]), "attention_mask": torch.tensor([[1, 1, 0], [1, 1, 1]]),
+         "modality": "text"}
+    batch, index = distinct_rows([a, b])
+    assert batch["modality"] == "text" and batch["input_ids"].shape == (2, 3)  # [5 6 7] and [5 6]
+    assert index[0] == index[3] and index[1] == index[2] and index[0] != index[1]
+    for row, copy in enumerate(index.tolist()):  # each copy's real tokens are its sentence's
+        source = (a if row < 2 else b)["input_ids"][row % 2]
+        n = int((a if row < 2 else b)["attention_mask"][row % 2].sum())
+        assert batch["input_ids"][copy, :n].tolist() == source[:n].tolist() and batch["attention_mask"][copy].sum() == n
+    left = {**b, "attention_mask": torch.tensor([[0, 1, 1], [1, 1, 1]])}
+    assert distinct_rows([a, left]) is None
+    assert distinct_rows([a, {**b, "modality": "image"}]) is None
+    assert distinct_rows([a, {k: v for k, v in b.items() if k != "modality"}]) is None
 
 
 def test_tiny_end_to_end_run(prepared, tmp_path):

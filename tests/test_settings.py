@@ -15,7 +15,7 @@ HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 SETFIT = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42],
           "samples_per_class": [4, 8], "main_samples_per_class": 8, "max_eval_samples": 64, "precision": "fp32",
-          "length_buckets": False}
+          "length_buckets": False, "unique_sentences": False}
 
 
 @pytest.fixture

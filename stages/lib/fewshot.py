@@ -73,18 +73,23 @@ def load_setfit_model(name: str, labels: list[str]):
 
 
 def train_setfit(model_name: str, train: dict[str, list], labels: list[str], hp: dict, mixed: str = "fp32",
-                 length_buckets: bool = False):
+                 length_buckets: bool = False, unique_sentences: bool = False):
     """Train SetFit on `train` (text, label; `labels`: the class names in id order); returns
     (trainer, seconds spent in training, peak MiB).
     `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...);
     `mixed`: a resolved precision. fp16 is setfit's own use_amp (with loss scaling); bf16 is an
     autocast around training (setfit has no bf16 switch). `length_buckets`: the body's encoder runs
-    each batch in buckets of similar length (stages.lib.buckets)."""
+    each batch in buckets of similar length (stages.lib.buckets). `unique_sentences`: each distinct
+    sentence of a step's pairs is embedded once (stages.lib.pair_loss)."""
     import datasets
     import setfit
 
     model = load_setfit_model(model_name, labels)
     with trainer_dir() as tmp:  # nothing is kept there
+        if unique_sentences:
+            from stages.lib.pair_loss import UniqueSentencesLoss
+
+            hp = {**hp, "loss": UniqueSentencesLoss}
         args = setfit.TrainingArguments(output_dir=str(tmp), save_strategy="no", report_to="none",
                                         use_amp=mixed == "fp16", **hp)
         trainer = setfit.Trainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(train))
@@ -140,7 +145,7 @@ def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: li
         runs = {}
         for seed in cfg.seeds:
             trainer, seconds, peak_mb = train_setfit(model_name, samples[n], labels, cfg.training_args(seed),
-                                                     cfg.precision, cfg.length_buckets)
+                                                     cfg.precision, cfg.length_buckets, cfg.unique_sentences)
             with precision.autocast(cfg.precision):
                 probs = trainer.model.predict_proba(test["text"], as_numpy=True)
             scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap, labels)

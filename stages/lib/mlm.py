@@ -12,6 +12,7 @@ import torch
 
 from stages.lib import cards, precision
 from stages.lib.config import PipelineError
+from stages.lib.data import encoded
 from stages.lib.outputs import write_json
 from stages.lib.settings import MASK
 from stages.lib.training import Task
@@ -93,14 +94,14 @@ def tokenize(ds, tokenizer):
     if not tokenizer.is_fast:
         raise PipelineError(f"{type(tokenizer).__name__} is not a fast tokenizer; masked-LM training "
                             "needs one for the token offsets that mark word boundaries")
-    return ds.map(lambda batch: tokenizer(batch["text"], truncation=True, return_offsets_mapping=True),
-                  batched=True, remove_columns=ds.column_names, desc="tokenize")
+    return encoded(ds, lambda batch: tokenizer(batch["text"], truncation=True, return_offsets_mapping=True))
 
 
 def mask_eval_set(tokenized, collate, batch_size: int = EVAL_BATCH) -> list[dict]:
-    """Masked batches of `tokenized`, made once: the same masks score the model before and after."""
-    return [collate([tokenized[i] for i in range(start, min(start + batch_size, len(tokenized)))])
-            for start in range(0, len(tokenized), batch_size)]
+    """Masked batches of `tokenized`, made once: the same masks score the model before and after.
+    The rows go longest first, so that each batch is padded to rows of about its own length."""
+    rows = sorted(range(len(tokenized)), key=lambda i: -len(tokenized[i]["input_ids"]))
+    return [collate([tokenized[i] for i in rows[start:start + batch_size]]) for start in range(0, len(rows), batch_size)]
 
 
 def masked_lm_loss(model, batches: list[dict], mixed: str = "fp32") -> float:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from stages.lib import cards, stats
 from stages.lib.config import PipelineError
+from stages.lib.data import encoded
 from stages.lib.metrics import book_token_f1, entity_metrics, entity_types
 from stages.lib.models import load_token_classifier
 from stages.lib.outputs import write_json
@@ -57,7 +58,7 @@ def tokenize(ds, tokenizer, label_all_subtokens: bool):
         enc["word_ids"] = word_ids  # kept for word_tags(); the Trainer drops it before the model
         return enc
 
-    return ds.map(encode, batched=True, remove_columns=ds.column_names, desc="tokenize")
+    return encoded(ds, encode)
 
 
 def word_tags(token_preds, word_ids: list[int | None], n_words: int, tags) -> list[str]:

@@ -4,6 +4,7 @@ book; macro-F1 for more than two classes) and accuracy, each with its bootstrap 
 from __future__ import annotations
 
 from stages.lib import cards
+from stages.lib.data import encoded
 from stages.lib.freezing import apply_freezing, count_parameters
 from stages.lib.lora import apply_lora, merged, unwrap
 from stages.lib.metrics import score_classifier
@@ -31,8 +32,7 @@ class SentimentTask(Task):
         return tokenizer, model
 
     def tokenize(self, ds, tokenizer):
-        return ds.map(lambda batch: tokenizer(batch["text"], truncation=True), batched=True,
-                      remove_columns=[c for c in ds.column_names if c != "label"], desc="tokenize")
+        return encoded(ds, lambda batch: tokenizer(batch["text"], truncation=True), keep=("label",))
 
     def evaluate(self, trainer, evals: dict) -> dict:
         import torch

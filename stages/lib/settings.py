@@ -156,6 +156,7 @@ class SetFit(Section):
     max_eval_samples: Annotated[PositiveInt | None, _accepts("null (all test rows) or a positive integer")]
     precision: Precision
     length_buckets: bool  # each batch's sentences run in buckets of similar length (stages.lib.buckets)
+    unique_sentences: bool  # each distinct sentence of a step's pairs embedded once (stages.lib.pair_loss)
 
     @field_validator("main_samples_per_class")
     @classmethod
