@@ -98,10 +98,9 @@ def tokenize(ds, tokenizer):
 
 
 def mask_eval_set(tokenized, collate, batch_size: int = EVAL_BATCH) -> list[dict]:
-    """Masked batches of `tokenized`, made once: the same masks score the model before and after.
-    The rows go longest first, so that each batch is padded to rows of about its own length."""
-    rows = sorted(range(len(tokenized)), key=lambda i: -len(tokenized[i]["input_ids"]))
-    return [collate([tokenized[i] for i in rows[start:start + batch_size]]) for start in range(0, len(rows), batch_size)]
+    """Masked batches of `tokenized`, made once: the same masks score the model before and after."""
+    return [collate([tokenized[i] for i in range(start, min(start + batch_size, len(tokenized)))])
+            for start in range(0, len(tokenized), batch_size)]
 
 
 def masked_lm_loss(model, batches: list[dict], mixed: str = "fp32") -> float:
