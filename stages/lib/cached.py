@@ -33,6 +33,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from stages.lib import precision
 from stages.lib.config import PipelineError
+from stages.lib.data import longest_first
 from stages.lib.freezing import encoder_blocks
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -179,12 +180,6 @@ class Kept:
     states: list[torch.Tensor] = field(default_factory=list)
 
 
-def _longest_first(tokenized) -> tuple[list[int], list[int]]:
-    """(each row's token count, the row indices longest first)."""
-    lengths = [len(ids) for ids in tokenized["input_ids"]]
-    return lengths, sorted(range(len(lengths)), key=lambda i: -lengths[i])
-
-
 def _padded_inputs(tokenized, rows: list[int], pad, device) -> dict[str, torch.Tensor]:
     """The model inputs of `rows`, padded into one batch on `device`."""
     batch = tokenized[rows]  # one read of the Arrow table, not one a row
@@ -213,7 +208,7 @@ def encode(model: nn.Module, tokenized, pad, batch_size: int, mixed: str, frozen
     first = start.blocks if start is not None else 0
     was_training = base.training
     base.eval().to(device)
-    lengths, order = _longest_first(tokenized)
+    lengths, order = longest_first(tokenized)
     states: list[torch.Tensor | None] = [None] * len(order)
     captured: list[torch.Tensor] = []
     with contextlib.ExitStack() as stack:
@@ -241,7 +236,7 @@ TOLERANCE = {"fp32": 1e-4, "bf16": 5e-2, "fp16": 1e-2}  # on logits: the stand-i
 
 def agrees(model: nn.Module, tokenized, states: list[torch.Tensor], frozen: int, pad, mixed: str, rows: int = 8) -> bool:
     """The stand-in's logits are the model's own (eval mode) on the `rows` longest rows."""
-    longest = _longest_first(tokenized)[1][:rows]
+    longest = longest_first(tokenized)[1][:rows]
     whole = frozen == model.base_model.config.num_hidden_layers
     features = Features(tokenized.select(longest), [states[i] for i in longest], whole)
     device, was_training = precision.accelerator(), model.training

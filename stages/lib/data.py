@@ -310,6 +310,12 @@ def dataset_info(task: str) -> dict:
     return json.loads(path.read_text())
 
 
+def longest_first(tokenized) -> tuple[list[int], list[int]]:
+    """(each row's token count, the row indices longest first; ties in row order)."""
+    lengths = [len(ids) for ids in tokenized["input_ids"]]
+    return lengths, sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
 def encoded(ds, encode, keep: tuple[str, ...] = ()):
     """`ds.map(encode)` in batches, every column but `keep` dropped. These datasets live in memory,
     where datasets caches nothing, so a random fingerprint spares it hashing `encode` and the

@@ -15,6 +15,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 from transformers.trainer_utils import PredictionOutput, TrainOutput
 
 from stages.lib import precision
+from stages.lib.data import longest_first
 from stages.lib.distributed import per_process_batch, world_size
 
 RUN_TOTALS = "run_totals.json"  # in each checkpoint: loss sum, steps and seconds of the run so far
@@ -44,7 +45,7 @@ class ProjectTrainer(Trainer):
     def predict(self, test_dataset, *args, **kwargs) -> PredictionOutput:
         if "input_ids" not in getattr(test_dataset, "column_names", ()):
             return super().predict(test_dataset, *args, **kwargs)
-        order = np.argsort([-len(ids) for ids in test_dataset["input_ids"]], kind="stable")
+        order = longest_first(test_dataset)[1]
         out = super().predict(test_dataset.select(order), *args, **kwargs)
         back = np.argsort(order)  # row i of the dataset is row back[i] of the sorted run
         return out._replace(predictions=_rows(out.predictions, back), label_ids=_rows(out.label_ids, back))
