@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from stages.lib import data, own_data, settings
+from stages.lib import data, own_data, settings, workspace
 from stages.lib.config import PipelineError, load_params, stage_main
 from stages.lib.outputs import atomic_dir, write_json
 from stages.lib.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES, dataset_record
@@ -32,14 +32,19 @@ DEFAULTS = {
 
 
 def raw_folder(cfg: settings.Data) -> Path | None:
-    """The raw-file folder to read, or None for the Hub, following data.source."""
+    """The raw-file folder to read, or None for the Hub, following data.source. data.raw_dir is
+    resolved as the same folder in the workspace and in DVC's temporary experiment clones
+    (stages.lib.workspace); data.source: raw refuses to go on without it, naming the folder tried."""
     if cfg.source == "hub":
         return None
-    if cfg.raw_dir and Path(cfg.raw_dir).is_dir():
-        return Path(cfg.raw_dir)
+    folder = workspace.resolve(cfg.raw_dir) if cfg.raw_dir else None
+    if folder is not None and folder.is_dir():
+        return folder
     if cfg.source == "raw":
-        raise PipelineError(f"params.yaml: data.raw_dir = {cfg.raw_dir!r} is not a folder "
+        raise PipelineError(f"params.yaml: data.raw_dir = {cfg.raw_dir!r}: no folder at {folder or '(none set)'} "
                             "(data.source: raw needs the original raw files there)")
+    print(f"prepare: data.source: auto and no raw files at {folder or '(data.raw_dir not set)'}: "
+          "the chapter's datasets come from the Hugging Face Hub")
     return None
 
 
@@ -55,11 +60,19 @@ def load_default(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
     folder = raw_folder(cfg)
     if folder is None:
         revision = getattr(cfg, f"{name}_revision")
-        splits, commit = from_hub(repo, revision)
+        try:
+            splits, commit = from_hub(repo, revision)
+        except PipelineError as e:
+            if cfg.source == "auto" and cfg.raw_dir:  # say where the raw files were looked for too
+                raise PipelineError(f"{e} (data.source: auto found no folder at "
+                                    f"{workspace.resolve(cfg.raw_dir)} for data.raw_dir)") from None
+            raise
         source = {"source": "hub", "repo": repo, "revision": revision, "commit": commit}
         print(f"prepare: {name}: loading from the Hugging Face Hub: {repo} at {revision} (commit {commit})")
     else:
-        splits, source = from_raw(folder / name), {"source": "raw", "md5": md5s(folder / name)}
+        # the folder as params.yaml names it (the same in every clone), and what was read there
+        splits = from_raw(folder / name)
+        source = {"source": "raw", "path": f"{cfg.raw_dir}/{name}", "md5": md5s(folder / name)}
         print(f"prepare: {name}: loading raw files from {folder / name}")
     data.check_counts(name, splits)
     return splits, data.describe(title, repo, True, labels, True), {"dataset": name, **source}
@@ -69,7 +82,7 @@ def load_own(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
     """(splits, <task>.json record, sources.json entry) of the dataset data.<task> names."""
     own, where = getattr(cfg, task), f"data.{task}.dataset"
     if own_data.is_local(own.dataset, where):
-        path = Path(own.dataset)
+        path = workspace.resolve(own.dataset)
         if task == "classification":
             splits, labels = own_data.classification_from_local(path, own)
         else:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from stages.lib import data
+from stages.lib import data, workspace
 from stages.lib.config import PipelineError
 
 FORMATS = (".csv", ".jsonl", ".json", ".parquet")
@@ -32,13 +32,13 @@ OWN_HINT = "Offline? Point the dataset param at local files instead (docs/own-da
 
 
 def is_local(dataset: str, where: str) -> bool:
-    """A local path (else a Hub id). A path-like name that does not exist is an error, not a Hub id;
-    `where`: the param, named in the error."""
-    path = Path(dataset)
+    """A local path (else a Hub id), resolved as in every clone DVC runs it from (stages.lib.workspace).
+    A path-like name that does not exist is an error, not a Hub id; `where`: the param, named in the error."""
+    path = workspace.resolve(dataset)
     if path.exists():
         return True
     if path.suffix in FORMATS or path.suffix == ".txt" or dataset.startswith((".", "/", "~")) or dataset.count("/") > 1:
-        raise PipelineError(f"params.yaml: {where} = {dataset!r}: no such file or folder")
+        raise PipelineError(f"params.yaml: {where} = {dataset!r}: no such file or folder ({path.absolute()})")
     return False
 
 
