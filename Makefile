@@ -7,7 +7,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup repro test diff bench clean-venv
+.PHONY: setup repro test diff restore bench clean-venv
 
 setup: $(STAMP)
 
@@ -36,6 +36,11 @@ clean-venv:
 REF ?= main
 diff: $(STAMP)
 	python tools/metrics_diff.py $(REF)
+
+# Every output the DVC remote holds (and first, with EXP=name, an experiment pulled from another
+# clone), naming in one line the stages whose outputs are nowhere to restore from.
+restore: $(STAMP)
+	python -m tools.restore $(EXP)
 
 # The project's fine-tune path against the book's code path, side by side (~14 min on 2 cores);
 # where a training step's time goes (~1 min); then tools.predict against the plain transformers

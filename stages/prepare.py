@@ -16,9 +16,11 @@ Outputs (identical bytes whichever source is used):
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import Counter
 from pathlib import Path
 
-from stages.lib import data, own_data, settings, workspace
+from stages.lib import data, own_data, own_ner, settings, workspace
 from stages.lib.config import PipelineError, load_params, stage_main
 from stages.lib.outputs import atomic_dir, write_json
 from stages.lib.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES, dataset_record
@@ -86,26 +88,55 @@ def load_own(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
         if task == "classification":
             splits, labels = own_data.classification_from_local(path, own)
         else:
-            splits, labels = own_data.ner_from_local(path, own.tag_column)
+            splits, labels = own_ner.ner_from_local(path, own.tag_column)
         source = {"source": "local", "path": own.dataset, "md5": md5s(path)}
         print(f"prepare: {task}: local {'folder' if path.is_dir() else 'file'} {path}")
     else:
-        load = own_data.classification_from_hub if task == "classification" else own_data.ner_from_hub
-        splits, labels, commit = load(own)
+        load = own_data.classification_from_hub if task == "classification" else own_ner.ner_from_hub
+        try:
+            splits, labels, commit = load(own)
+        except PipelineError as e:  # a name meant as a file should not read as a Hub failure alone
+            raise PipelineError(f"{e} (no local file or folder {own.dataset!r} at "
+                                f"{workspace.resolve(own.dataset).absolute()} either)") from None
         source = {"source": "hub", "repo": own.dataset, "revision": own.revision, "commit": commit}
         print(f"prepare: {task}: {own.dataset} at {own.revision} (commit {commit})")
     name = Path(own.dataset).stem if source["source"] == "local" else own.dataset
     return splits, data.describe(name, own.dataset, source["source"] == "hub", labels, False), {"dataset": name, **source}
 
 
+def read_back(task: str, splits: dict[str, dict[str, list]], names) -> dict:
+    """What was read, for sources.json: rows per split, the classes (tags) and each class's rows per
+    split, and how many validation and test rows repeat a training row (train/test leakage)."""
+    rows, labels = ("text", "label") if task == "classification" else ("tokens", "ner_tags")
+    seen = {repr(x) for x in splits["train"][rows]}
+    record = {"rows": {split: len(c[rows]) for split, c in splits.items()}, "labels": list(names)}
+    if task == "classification":
+        record["rows_per_class"] = {split: {names[i]: n for i, n in sorted(Counter(c[labels]).items())}
+                                    for split, c in splits.items()}
+    record["repeating_a_training_row"] = {split: sum(repr(x) in seen for x in c[rows])
+                                          for split, c in splits.items() if split != "train"}
+    return record
+
+
 @stage_main
 def main() -> None:
+    try:
+        run()
+    except PipelineError as e:
+        if os.environ.get("DVC_STAGE"):  # DVC removed the previous outputs before running the stage
+            raise PipelineError(f"{e} (nothing was written; `dvc checkout prepare` brings back the "
+                                "previous prepared data)") from None
+        raise
+
+
+def run() -> None:
     cfg = settings.data(load_params())
     per_class, seed = cfg.fewshot_per_class, cfg.fewshot_seed
     loaded, datasets, sources = {}, {}, {}
     for task in ("classification", "ner"):
         load = load_default if getattr(cfg, task).dataset is None else load_own
         loaded[task], datasets[task], sources[task] = load(task, cfg)
+        sources[task].update(read_back(task, loaded[task], datasets[task]["labels"]))
     fewshot = data.fewshot_sample(loaded["classification"]["train"], per_class, seed,
                                   datasets["classification"]["labels"])
 
@@ -122,6 +153,10 @@ def main() -> None:
         counts = ", ".join(f"{s} {len(next(iter(c.values()))):,}" for s, c in splits.items())
         print(f"prepare: {task} ({datasets[task]['name']}, {len(datasets[task]['labels'])} "
               f"{'classes' if task == 'classification' else 'tags'}): {counts}")
+        repeats = sources[task]["repeating_a_training_row"]
+        if any(repeats.values()):
+            print(f"prepare: {task}: " + ", ".join(f"{n:,} {split}" for split, n in repeats.items()) +
+                  f" rows repeat a training row (train/test leakage; counts in {SOURCES})")
     print(f"prepare: fewshot: {per_class} per class (seed {seed})")
 
 

@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from stages.lib import data, own_data
+from stages.lib import own_ner as ner_data  # own_ner below: the params helper
+from stages.lib.text_files import TEXT
 from stages.lib.config import PipelineError, load_params
 from stages.lib.settings import OwnClassification, OwnNer
 from tests.conftest import REPO, copy_repo, offline_env
@@ -86,7 +88,7 @@ def test_a_hub_dataset_with_class_names(monkeypatch):
     splits, names, commit = own_data.classification_from_hub(own(dataset="me/moods", text_column="sentence",
                                                                  label_column="y"))
     assert names == ["sad", "happy", "angry"] and splits["test"]["label"] == [0, 1, 2, 1] and commit == "c" * 40
-    with pytest.raises(PipelineError, match=r"dataset me/moods@c{40}: no column 'text' \(params\.yaml: "
+    with pytest.raises(PipelineError, match=r"dataset me/moods at main \(commit c{40}\): no column 'text' \(params\.yaml: "
                                             r"data\.classification\.text_column\); columns: sentence, y"):
         own_data.classification_from_hub(own(dataset="me/moods", label_column="y"))
 
@@ -108,7 +110,7 @@ BAD = [
     ("a.jsonl", b'{"text": "x", "kind": "bug"}\n', r"a\.jsonl:1: no field 'label' \(data\.classification\."
                                                   r"label_column\); fields: text, kind"),
     ("a.parquet", b"PAR1 not really", r"a\.parquet: not a readable parquet file"),
-    ("a.tsv", b"text\tlabel\n", r"a\.tsv: unknown file type '\.tsv'; accepted: \.csv, \.jsonl, \.json, \.parquet"),
+    ("a.txt", b"text\tlabel\n", r"a\.txt: unknown file type '\.txt'; accepted: \.csv, \.tsv, \.jsonl, \.json, \.parquet"),
     ("a.csv", b"text,label\n", r"a\.csv: no rows"),
 ]
 
@@ -127,14 +129,14 @@ def test_a_label_outside_the_declared_names_and_a_split_with_one_class(tmp_path)
         own_data.classification_from_local(path, own(dataset=str(path), labels=["bug", "feature"]))
     for split in ("train", "dev", "test"):
         write_csv(tmp_path / f"{split}.csv", tickets(6) if split != "dev" else [TICKETS[0], TICKETS[3]])
-    with pytest.raises(PipelineError, match=r"the validation split holds one class only \('bug', 2 rows\); "
+    with pytest.raises(PipelineError, match=r"the validation split \(.*dev\.csv\) holds one class only \('bug', 2 rows\); "
                                             "every split needs two or more"):
         own_data.classification_from_local(tmp_path, own(dataset=str(tmp_path)))
 
 
 def test_a_missing_split_file_or_path_is_named(tmp_path):
     write_csv(tmp_path / "train.csv", tickets(6))
-    with pytest.raises(PipelineError, match=r"no validation file \(validation\.csv or validation\.jsonl"):
+    with pytest.raises(PipelineError, match=r"no validation file \(validation\.csv or validation\.tsv or validation\.jsonl"):
         own_data.split_files(tmp_path)
     with pytest.raises(PipelineError, match=r"params\.yaml: data\.classification\.dataset = 'mine\.csv': "
                                             "no such file or folder"):
@@ -163,30 +165,30 @@ dough B-ING 2
 
 
 def test_a_conll_folder_with_its_own_tags_and_tag_column(tmp_path):
-    splits, tags = own_data.ner_from_local(conll_folder(tmp_path, RECIPES), tag_column=1)
+    splits, tags = ner_data.ner_from_local(conll_folder(tmp_path, RECIPES), tag_column=1)
     assert tags == ("O", "B-ING", "I-ING", "B-QTY", "I-QTY")  # B-X odd, I-X = B-X + 1 (ner.align_labels)
     assert splits["test"]["tokens"][0] == ["flour", "sugar", "for", "ten", "minutes"]
     assert splits["test"]["ner_tags"] == [[1, 1, 0, 3, 4], [0, 0, 1]]
     with pytest.raises(PipelineError, match=r"train\.txt:1: tag '0' \(column -1\) is not IOB2; accepted: O, "
                                             r"B-<type>, I-<type>"):
-        own_data.ner_from_local(tmp_path, tag_column=-1)
+        ner_data.ner_from_local(tmp_path, tag_column=-1)
     with pytest.raises(PipelineError, match=r"train\.txt:1: 3 column\(s\), so no tag column data\.ner\.tag_column = 3"):
-        own_data.ner_from_local(tmp_path, tag_column=3)
+        ner_data.ner_from_local(tmp_path, tag_column=3)
 
 
 def test_bad_conll_folders_are_one_line(tmp_path):
     conll_folder(tmp_path, RECIPES.replace("minutes I-QTY 4", "minutes I-QTY"))
     with pytest.raises(PipelineError, match=r"train\.txt:5: expected 3 columns \(as line 1\), found 2"):
-        own_data.ner_from_local(tmp_path, tag_column=1)
+        ner_data.ner_from_local(tmp_path, tag_column=1)
     conll_folder(tmp_path, RECIPES.replace("ten B-QTY", "ten I-QTY"))
     with pytest.raises(PipelineError, match=r"train\.txt:4: I-QTY follows O \(IOB1-style tagging\)"):
-        own_data.ner_from_local(tmp_path, tag_column=1)
+        ner_data.ner_from_local(tmp_path, tag_column=1)
     conll_folder(tmp_path, "a O\nb O\n")
     with pytest.raises(PipelineError, match="no entity in any split"):
-        own_data.ner_from_local(tmp_path, tag_column=1)
+        ner_data.ner_from_local(tmp_path, tag_column=1)
     (tmp_path / "dev.txt").unlink()
     with pytest.raises(PipelineError, match=r"dev\.txt: CoNLL file not found"):
-        own_data.ner_from_local(tmp_path, tag_column=1)
+        ner_data.ner_from_local(tmp_path, tag_column=1)
 
 
 def test_a_hub_ner_dataset_is_mapped_onto_the_canonical_tag_order(monkeypatch):
@@ -197,7 +199,7 @@ def test_a_hub_ner_dataset_is_mapped_onto_the_canonical_tag_order(monkeypatch):
                                        features=features)
     monkeypatch.setattr(data, "load_hub_dataset",
                         lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in data.SPLITS}), "d" * 40))
-    splits, tags, _ = own_data.ner_from_hub(own_ner(dataset="me/zoo", tokens_column="words", tags_column="tags"))
+    splits, tags, _ = ner_data.ner_from_hub(own_ner(dataset="me/zoo", tokens_column="words", tags_column="tags"))
     assert tags == ("O", "B-ANIMAL", "I-ANIMAL", "B-LOC", "I-LOC")
     assert splits["train"]["ner_tags"] == [[0, 1, 0, 3, 4]]
 
@@ -243,7 +245,7 @@ def test_prepare_with_a_bad_file_exits_2_and_writes_nothing(tmp_path):
     bad.write_bytes(b"text,label\nfine,bug\n\xff,feature\n")
     proc = prepare(repo, classification={**PARAMS["classification"], "dataset": str(bad)})
     assert proc.returncode == 2
-    assert proc.stderr.splitlines() == [f"error: {bad}:3: not valid UTF-8 (byte 0xff at column 1); accepted: UTF-8 text"]
+    assert proc.stderr.splitlines() == [f"error: {bad}:3: not valid UTF-8 (byte 0xff at column 1); accepted: {TEXT}"]
     assert not prepared(repo)
     proc = prepare(repo, classification={**PARAMS["classification"], "split": [0.5, 0.6, 0.1]})
     assert proc.returncode == 2 and "data.classification.split" in proc.stderr and not prepared(repo)

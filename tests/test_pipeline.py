@@ -265,3 +265,50 @@ def test_param_experiment_shows_in_params_and_metrics_diff(smoke_repo):
     assert "profiles.smoke.fine_tune.learning_rate" in params and "3e-05" in params
     metrics = sh("dvc", "metrics", "diff", "--md", cwd=repo, env=env)
     assert "metrics/fine_tune/full.json" in metrics and "train_loss" in metrics
+
+
+@pytest.fixture(scope="module")
+def shared(smoke_repo, tmp_path_factory):
+    """The smoke run's results committed and `dvc push`ed to a local DVC remote, the commit pushed to a
+    bare git remote, and a second clone of it: (origin clone, other clone, env)."""
+    repo, env, _ = smoke_repo
+    root = tmp_path_factory.mktemp("shared")
+    sh("git", "checkout", "--", ".", cwd=repo, env=env)  # the committed run, whatever experiment ran since
+    sh("dvc", "checkout", "--force", cwd=repo, env=env)
+    sh("dvc", "repro", cwd=repo, env=env)  # compare and report, after the forced rerun of one fine-tune above
+    assert "up to date" in sh("dvc", "status", cwd=repo, env=env)
+    sh("dvc", "remote", "add", "-d", "storage", str(root / "dvc-store"), cwd=repo, env=env)
+    sh("git", "add", "-A", cwd=repo, env=env)
+    sh("git", "commit", "-qm", "results, and where they are stored", cwd=repo, env=env)
+    sh("dvc", "push", cwd=repo, env=env)
+    sh("git", "clone", "-q", "--bare", str(repo), str(root / "remote.git"), cwd=root, env=env)
+    sh("git", "remote", "add", "origin", str(root / "remote.git"), cwd=repo, env=env)
+    sh("git", "clone", "-q", str(root / "remote.git"), str(root / "other"), cwd=root, env=env)
+    return repo, root / "other", env
+
+
+def test_every_output_travels_through_a_dvc_remote(shared):
+    repo, other, env = shared
+    sh("dvc", "pull", cwd=other, env=env)
+    assert "up to date" in sh("dvc", "status", cwd=other, env=env)
+    out = sh("dvc", "repro", cwd=other, env=env)
+    assert "Running stage" not in out and "Data and pipelines are up to date" in out  # nothing retrained
+    for model in ("fine_tune/full", "ner", "setfit", "mlm_pretrain"):
+        weights = next((repo / "data/models" / model).glob("*.safetensors")).relative_to(repo)
+        assert (other / weights).read_bytes() == (repo / weights).read_bytes()
+    assert (other / "reports/report.html").read_bytes() == (repo / "reports/report.html").read_bytes()
+    assert "every stage's outputs are here" in sh("python", "-m", "tools.restore", cwd=other, env=env)
+
+
+def test_an_experiment_moves_between_clones_and_applies(shared):
+    repo, other, env = shared
+    sh("dvc", "exp", "run", "--temp", "-n", "lr-1e-4", "-S", "profiles.smoke.fine_tune.learning_rate=1e-4",
+       "fine-tune@full", cwd=repo, env=env)
+    sh("dvc", "exp", "push", "origin", "lr-1e-4", cwd=repo, env=env)  # git refs and the outputs it made
+    sh("dvc", "pull", cwd=other, env=env)
+    sh("dvc", "exp", "pull", "origin", "lr-1e-4", cwd=other, env=env)
+    sh("dvc", "exp", "apply", "lr-1e-4", cwd=other, env=env)
+    assert "learning_rate: 0.0001" in (other / "params.yaml").read_text()
+    assert "up to date" in sh("dvc", "status", cwd=other, env=env)
+    shown = sh("dvc", "exp", "show", "--csv", "--only-changed", cwd=other, env=env)
+    assert "learning_rate" in shown.splitlines()[0] and "lr-1e-4" in shown

@@ -1,31 +1,28 @@
-"""Your own data in place of Rotten Tomatoes or CoNLL-2003 (params.yaml data.classification, data.ner).
+"""Your own sentence-classification data in place of Rotten Tomatoes (params.yaml data.classification),
+and what both own-data readers share (local path or Hub id, a Hub dataset's columns); NER: own_ner.
 
-Sentence classification: a Hub dataset id (train/validation/test splits, text and label columns), a
-folder of train/validation/test files, or one file split by a seeded rule; files are CSV (a header
-row), JSON Lines (one object a line) or parquet. Label ids follow data.classification.labels where
-given (integer labels are then ids into it), else the data: a Hub ClassLabel's names, or the sorted
-distinct labels. NER: a folder of CoNLL-format files (train.txt, dev.txt, test.txt; the tag column
-configurable) or a Hub dataset with a ClassLabel tag sequence; tags must be IOB2.
+A Hub dataset id (train/validation/test splits, text and label columns), a folder of
+train/validation/test files, or one file split by a seeded rule; the files as stages.lib.text_files
+reads them (CSV, TSV, JSON Lines, JSON, parquet). Labels are one type throughout, names or ids,
+however a format spells them; ids follow data.classification.labels where given (integer labels are
+then ids into it), else the data: a Hub ClassLabel's names, or the sorted distinct labels. Every class
+must have training rows, and every split two or more classes.
 
 Every bad input is a PipelineError naming the file, the line (or parquet row) and the column.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from stages.lib import data, workspace
+from stages.lib import data, text_files, workspace
 from stages.lib.config import PipelineError
 
-FORMATS = (".csv", ".jsonl", ".json", ".parquet")
+FORMATS = text_files.TABLES
 SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "dev", "val"), "test": ("test",)}
-CONLL_SPLITS = {"train": "train.txt", "validation": "dev.txt", "test": "test.txt"}
 INTEGER = re.compile(r"-?\d+")
 WHERE = "params.yaml: data.classification"
 OWN_HINT = "Offline? Point the dataset param at local files instead (docs/own-data.md)."
@@ -57,66 +54,15 @@ class Rows:
 
 
 def read_rows(path: Path, text_column: str, label_column: str) -> Rows:
-    """Every row's text and label of a CSV, JSON Lines or parquet file, each with its line (row)."""
-    if path.suffix not in FORMATS:
-        raise PipelineError(f"{path}: unknown file type {path.suffix!r}; accepted: {', '.join(FORMATS)}")
+    """Every row's text and label of a CSV, TSV, JSON Lines, JSON or parquet file, each with its line
+    (row); stages.lib.text_files says what is read."""
     rows = Rows(path)
-    columns = (text_column, label_column)
-    if path.suffix == ".parquet":
-        try:
-            table = pq.read_table(path)
-        except Exception as e:  # pyarrow raises several types for files that are not parquet
-            raise PipelineError(f"{path}: not a readable parquet file ({type(e).__name__}: {e})") from None
-        _has_columns(path, table.column_names, columns)
-        for i, (text, label) in enumerate(zip(*(table.column(c).to_pylist() for c in columns)), start=1):
-            rows.add(f"{path}: row {i}", text, label)
-        return _not_empty(rows)
-    text = data.decode_utf8(path, path.read_bytes(), "UTF-8 text")
-    if path.suffix == ".csv":
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        try:
-            header = next(reader, [])
-            _has_columns(path, header, columns)
-            at = [header.index(c) for c in columns]
-            for record in reader:
-                if not record:
-                    continue  # a blank line
-                if len(record) != len(header):
-                    raise PipelineError(f"{path}:{reader.line_num}: {len(record)} fields, the header has {len(header)}")
-                rows.add(f"{path}:{reader.line_num}", record[at[0]], record[at[1]])
-        except csv.Error as e:
-            raise PipelineError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
-        return _not_empty(rows)
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise PipelineError(f"{path}:{line_no}: not valid JSON ({e.msg} at column {e.colno}); "
-                                "accepted: JSON Lines, one object a line") from None
-        if not isinstance(record, dict):
-            raise PipelineError(f"{path}:{line_no}: a JSON {type(record).__name__}, not an object")
-        missing = [c for c in columns if c not in record]
-        if missing:
-            raise PipelineError(f"{path}:{line_no}: no field {missing[0]!r} (data.classification."
-                                f"{'text' if missing[0] == text_column else 'label'}_column); "
-                                f"fields: {', '.join(record)}")
-        rows.add(f"{path}:{line_no}", record[text_column], record[label_column])
-    return _not_empty(rows)
-
-
-def _not_empty(rows: Rows) -> Rows:
+    keys = ("data.classification.text_column", "data.classification.label_column")
+    for place, (text, label) in text_files.read_table(path, (text_column, label_column), keys):
+        rows.add(place, text, label)
     if not rows.texts:
         raise PipelineError(f"{rows.path}: no rows")
     return rows
-
-
-def _has_columns(path: Path, names: list[str], columns: tuple[str, str]) -> None:
-    for column, key in zip(columns, ("text_column", "label_column")):
-        if column not in names:
-            raise PipelineError(f"{path}: no column {column!r} (data.classification.{key}); "
-                                f"columns: {', '.join(map(str, names)) or 'none'}")
 
 
 def check_texts(rows: Rows) -> None:
@@ -128,20 +74,38 @@ def check_texts(rows: Rows) -> None:
 
 
 def _kind(label) -> str:
-    """'integer' or 'string' (CSV fields are strings: integer-looking ones count as integers)."""
+    """'integer' (an id, however the format spells it: 3, "3", 3.0, "3.0"), 'string' (a name),
+    'missing', or the type of anything else."""
+    if label is None or (isinstance(label, float) and label != label) or (isinstance(label, str) and not label.strip()):
+        return "missing"
+    if isinstance(label, float):
+        return "integer" if label.is_integer() else "float"
     if isinstance(label, bool) or not isinstance(label, (int, str)):
         return type(label).__name__
     return "integer" if isinstance(label, int) or INTEGER.fullmatch(label) else "string"
 
 
+def _id(label) -> int:
+    return int(float(label)) if isinstance(label, (float, str)) else int(label)
+
+
 def label_names(parts: list[Rows], declared: list[str] | None) -> list[str]:
-    """The class names, in id order: `declared`, else the sorted distinct labels (integers by value)."""
-    first = {}
+    """The class names, in id order: `declared`, else the sorted distinct labels (integers by value).
+    One type throughout; a name with surrounding spaces, or two names differing only in case, is refused."""
+    first, spelled = {}, {}
     for rows in parts:
         for place, label in zip(rows.places, rows.labels):
             kind = _kind(label)
+            if kind == "missing":
+                raise PipelineError(f"{place}: no label (an empty field); every row needs one")
             if kind not in ("integer", "string"):
                 raise PipelineError(f"{place}: label {label!r} is a {kind}; accepted: integers or strings")
+            if kind == "string" and label != label.strip():
+                raise PipelineError(f"{place}: label {label!r} has leading or trailing spaces; remove them")
+            if kind == "string" and spelled.setdefault(label.casefold(), (place, label))[1] != label:
+                other_place, other = spelled[label.casefold()]
+                raise PipelineError(f"{place}: label {label!r} and {other_place}: {other!r} differ only in case; "
+                                    "use one spelling")
             first.setdefault(kind, (place, label))
     if len(first) > 1:
         (p1, l1), (p2, l2) = first["integer"], first["string"]
@@ -151,7 +115,7 @@ def label_names(parts: list[Rows], declared: list[str] | None) -> list[str]:
         return list(declared)
     values = {label for rows in parts for label in rows.labels}
     if "integer" in first:
-        return [str(v) for v in sorted({int(v) for v in values})]
+        return [str(v) for v in sorted({_id(v) for v in values})]
     return sorted(values)
 
 
@@ -162,10 +126,10 @@ def label_ids(rows: Rows, names: list[str], declared: bool) -> list[int]:
     for place, label in zip(rows.places, rows.labels):
         integer = _kind(label) == "integer"
         if declared and integer:
-            ok = 0 <= int(label) < len(names)
-            i = int(label) if ok else None
+            ok = 0 <= _id(label) < len(names)
+            i = _id(label) if ok else None
         else:
-            i = index.get(str(int(label)) if integer else label)
+            i = index.get(str(_id(label)) if integer else label)
             ok = i is not None
         if not ok:
             accepted = f"ids 0..{len(names) - 1} or names " if declared and integer else ""
@@ -222,17 +186,36 @@ def classification_from_local(path: Path, cfg) -> tuple[dict[str, dict[str, list
 
 
 def labelled(parts: dict[str, Rows], names: list[str], declared: bool, where) -> dict[str, dict[str, list]]:
-    """The splits as texts and class ids, each split checked to hold two or more classes."""
+    """The splits as texts and class ids, their classes checked across splits (check_classes)."""
     splits = {split: {"text": rows.texts, "label": label_ids(rows, names, declared)} for split, rows in parts.items()}
-    check_classes(splits, names, where)
+    check_classes(splits, names, {split: rows.path for split, rows in parts.items()}, where)
     return splits
+
+
+def check_classes(splits: dict[str, dict[str, list]], names: list[str], files: dict, where) -> None:
+    """Two or more classes; every class has training rows (else it could be predicted never, or only
+    scored); every split holds two or more. `files`: each split's file, named in the errors."""
+    if len(names) < 2:
+        raise PipelineError(f"{where}: one class ({names[0]!r}) in the whole dataset; classification "
+                            "needs two or more")
+    counts = {split: Counter(columns["label"]) for split, columns in splits.items()}
+    for i, name in enumerate(names):
+        if not counts["train"][i]:
+            per_split = ", ".join(f"{split} {counts[split][i]} ({files[split]})" for split in splits)
+            raise PipelineError(f"{where}: class {name!r} has no training rows (rows per split: {per_split}); "
+                                f"add training rows, or leave it out of the data and {WHERE}.labels")
+    for split, columns in splits.items():
+        if len(counts[split]) < 2:
+            raise PipelineError(f"{where}: the {split} split ({files[split]}) holds one class only "
+                                f"({names[next(iter(counts[split]))]!r}, {len(columns['label'])} rows); "
+                                "every split needs two or more")
 
 
 def load_hub(cfg, task: str, columns: tuple[str, ...]):
     """(DatasetDict, commit, how errors name it) of data.<task>'s Hub dataset, with the `columns`
     (keys of `cfg` naming them) checked to exist."""
     ds, commit = data.load_hub_dataset(cfg.dataset, cfg.revision, OWN_HINT)
-    where = f"dataset {cfg.dataset}@{commit}"
+    where = f"dataset {cfg.dataset} at {cfg.revision} (commit {commit})"
     for key in columns:
         column = getattr(cfg, key)
         if column not in ds["train"].column_names:
@@ -255,45 +238,3 @@ def classification_from_hub(cfg) -> tuple[dict[str, dict[str, list]], list[str],
         parts[split] = rows
     names = label_names(list(parts.values()), cfg.labels or feature_names)
     return labelled(parts, names, bool(cfg.labels), where), names, commit
-
-
-def check_classes(splits: dict[str, dict[str, list]], names: list[str], where) -> None:
-    """Two or more classes, and two or more in every split (one class cannot train or be scored)."""
-    if len(names) < 2:
-        raise PipelineError(f"{where}: one class ({names[0]!r}) in the whole dataset; classification "
-                            "needs two or more")
-    for split, columns in splits.items():
-        present = set(columns["label"])
-        if len(present) < 2:
-            raise PipelineError(f"{where}: the {split} split holds one class only ({names[present.pop()]!r}, "
-                                f"{len(columns['label'])} rows); every split needs two or more")
-
-
-# ---- named entities ------------------------------------------------------------------------
-
-def ner_from_local(folder: Path, tag_column: int) -> tuple[dict[str, dict[str, list]], tuple[str, ...]]:
-    """(splits as tag ids, the tag set) of a folder of CoNLL-format files, tags read from the data."""
-    if not folder.is_dir():
-        raise PipelineError(f"params.yaml: data.ner.dataset: {folder} is not a folder (of CoNLL-format "
-                            f"{', '.join(CONLL_SPLITS.values())})")
-    splits = {split: data.read_conll(folder / name, tag_column, tags=None) for split, name in CONLL_SPLITS.items()}
-    types = {tag[2:] for columns in splits.values() for sentence in columns["ner_tags"] for tag in sentence if tag != "O"}
-    if not types:
-        raise PipelineError(f"{folder}: no entity in any split (every tag is O); NER needs B-<type> tags")
-    tags = data.tag_set(types)
-    return data.tag_ids(splits, tags), tags
-
-
-def ner_from_hub(cfg) -> tuple[dict[str, dict[str, list]], tuple[str, ...], str]:
-    """(splits as tag ids, the tag set, the commit loaded) of a Hub dataset with a ClassLabel tag sequence."""
-    ds, commit, where = load_hub(cfg, "ner", ("tokens_column", "tags_column"))
-    names = getattr(getattr(ds["train"].features[cfg.tags_column], "feature", None), "names", None)
-    if names is None:
-        raise PipelineError(f"{where}: column {cfg.tags_column!r} is not a sequence of ClassLabel tags")
-    wrong = [n for n in names if not data.IOB2_TAG.fullmatch(n)]
-    if wrong or "O" not in names:
-        raise PipelineError(f"{where}: tag names {names} are not IOB2 (O, B-<type>, I-<type>)")
-    tags = data.tag_set(n[2:] for n in names if n != "O")
-    splits = {s: {"tokens": [list(t) for t in ds[s][cfg.tokens_column]],
-                  "ner_tags": [[names[i] for i in t] for t in ds[s][cfg.tags_column]]} for s in data.SPLITS}
-    return data.tag_ids(splits, tags), tags, commit
