@@ -204,6 +204,16 @@ def test_a_hub_ner_dataset_is_mapped_onto_the_canonical_tag_order(monkeypatch):
     assert splits["train"]["ner_tags"] == [[0, 1, 0, 3, 4]]
 
 
+def test_a_hub_ner_dataset_whose_tags_are_not_class_labels_names_its_columns(monkeypatch):
+    split = datasets.Dataset.from_dict({"words": [["a", "cat"]], "tags": [["O", "B-ANIMAL"]]})
+    monkeypatch.setattr(data, "load_hub_dataset",
+                        lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in data.SPLITS}), "d" * 40))
+    with pytest.raises(PipelineError, match=(
+            r"^dataset me/zoo at v2 \(commit d{40}\): column 'tags' \(params\.yaml: data\.ner\.tags_column\) is "
+            r"(Sequence|List), not a sequence of ClassLabel tags; columns: words \(\w+\), tags \(\w+\)$")):
+        ner_data.ner_from_hub(own_ner(dataset="me/zoo", revision="v2", tokens_column="words", tags_column="tags"))
+
+
 # ---- the prepare stage ------------------------------------------------------------------------
 
 def prepare(repo, **data_params):

@@ -309,6 +309,11 @@ def test_an_experiment_moves_between_clones_and_applies(shared):
     sh("dvc", "exp", "pull", "origin", "lr-1e-4", cwd=other, env=env)
     sh("dvc", "exp", "apply", "lr-1e-4", cwd=other, env=env)
     assert "learning_rate: 0.0001" in (other / "params.yaml").read_text()
-    assert "up to date" in sh("dvc", "status", cwd=other, env=env)
+    # the stage the experiment ran, with its outputs (the others it left to a later full run)
+    assert "up to date" in sh("dvc", "status", "fine-tune@full", cwd=other, env=env)
+    refs = sh("git", "for-each-ref", "--format=%(refname)", "refs/exps", cwd=repo, env=env).split()
+    ref = next(r for r in refs if r.endswith("/lr-1e-4"))
+    ran = json.loads(sh("git", "show", f"{ref}:metrics/fine_tune/full.json", cwd=repo, env=env))
+    assert json.loads((other / "metrics/fine_tune/full.json").read_text()) == ran
     shown = sh("dvc", "exp", "show", "--csv", "--only-changed", cwd=other, env=env)
     assert "learning_rate" in shown.splitlines()[0] and "lr-1e-4" in shown

@@ -66,7 +66,10 @@ def ner_from_hub(cfg) -> tuple[dict[str, dict[str, list]], tuple[str, ...], str]
     ds, commit, where = load_hub(cfg, "ner", ("tokens_column", "tags_column"))
     names = getattr(getattr(ds["train"].features[cfg.tags_column], "feature", None), "names", None)
     if names is None:
-        raise PipelineError(f"{where}: column {cfg.tags_column!r} is not a sequence of ClassLabel tags")
+        feature = ds["train"].features[cfg.tags_column]
+        raise PipelineError(f"{where}: column {cfg.tags_column!r} (params.yaml: data.ner.tags_column) is "
+                            f"{type(feature).__name__}, not a sequence of ClassLabel tags; columns: "
+                            f"{', '.join(f'{c} ({type(f).__name__})' for c, f in ds['train'].features.items())}")
     wrong = [n for n in names if not data.IOB2_TAG.fullmatch(n)]
     if wrong or "O" not in names:
         raise PipelineError(f"{where}: tag names {names} are not IOB2 (O, B-<type>, I-<type>)")
