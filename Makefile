@@ -7,7 +7,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup repro test diff restore bench clean-venv
+.PHONY: setup repro test test-fast diff restore bench clean-venv
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ repro: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	python -m pytest -v -n $(TEST_WORKERS) --dist loadfile tests
+
+# The quick tier to run before every commit: all but the end-to-end runs (tests/conftest.py SLOW_*).
+test-fast: $(STAMP)
+	python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
 
 clean-venv:
 	rm -rf $(VENV)

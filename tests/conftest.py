@@ -18,6 +18,24 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the Hub, b
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
+# The quick tier, `make test-fast` (under 3 minutes on 2 cores), leaves out the tests that run the
+# pipeline end to end through DVC, torchrun or the stand-in Hub (and the stand-in's own checks);
+# `make test` (CI) runs every test.
+SLOW_FILES = {"test_pipeline.py", "test_experiments.py", "test_checkpoints.py", "test_distributed.py",
+              "test_hub_path.py", "test_standin_hub.py"}
+SLOW_TESTS = {"test_your_own_data_through_dvc_and_predict"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: an end-to-end run, left out of `make test-fast`")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in SLOW_FILES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
 # The original raw files (never copied into the repository); CI has ../shared beside the clone.
 RAW_DIR = Path(os.environ.get("ENCODER_FT_RAW_DIR", REPO.parent / "shared" / "datasets")).resolve()
 

@@ -35,11 +35,17 @@ def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(
     out = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf")).stdout
     assert "loading from the Hugging Face Hub" in out
     sources = json.loads((repo / "data/prepared/sources.json").read_text())
-    assert sources == {
+    where = {task: {k: entry[k] for k in ("dataset", "source", "repo", "revision", "commit") if k in entry}
+             for task, entry in sources.items()}
+    assert where == {
         "classification": {"dataset": "rotten_tomatoes", "source": "hub", "repo": standin_hub.ROTTEN,
                            "revision": ROTTEN_SHA, "commit": ROTTEN_SHA},
         "ner": {"dataset": "conll2003", "source": "hub", "repo": standin_hub.CONLL,
                 "revision": standin_hub.CONLL_REVISION, "commit": CONLL_SHA}}
+    # what was read, as from the raw files
+    assert sources["classification"]["rows_per_class"]["test"] == {"neg": 533, "pos": 533}
+    assert sources["ner"]["rows"] == {"train": 14041, "validation": 3250, "test": 3453}
+    assert sources["ner"]["repeating_a_training_row"] == {"validation": 193, "test": 126}
     for name, rows, schema in (("classification", data.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"),
                                 data.SENTIMENT_SCHEMA),
                                ("ner", data.conll_from_raw(raw_dir / "conll2003"), data.NER_SCHEMA)):

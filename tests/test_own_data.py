@@ -204,6 +204,16 @@ def test_a_hub_ner_dataset_is_mapped_onto_the_canonical_tag_order(monkeypatch):
     assert splits["train"]["ner_tags"] == [[0, 1, 0, 3, 4]]
 
 
+def test_a_hub_dataset_whose_label_column_holds_no_classes_names_its_columns(monkeypatch):
+    split = datasets.Dataset.from_dict({"sentence": ["a", "b"], "y": [0.25, 0.75]})
+    monkeypatch.setattr(data, "load_hub_dataset",
+                        lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in data.SPLITS}), "e" * 40))
+    with pytest.raises(PipelineError, match=(
+            r"^dataset me/scores at main \(commit e{40}\): column 'y' \(params\.yaml: data\.classification\.label_column\) "
+            r"is not a class label, an integer or a string; columns: sentence \(string\), y \(float64\)$")):
+        own_data.classification_from_hub(own(dataset="me/scores", text_column="sentence", label_column="y"))
+
+
 def test_a_hub_ner_dataset_whose_tags_are_not_class_labels_names_its_columns(monkeypatch):
     split = datasets.Dataset.from_dict({"words": [["a", "cat"]], "tags": [["O", "B-ANIMAL"]]})
     monkeypatch.setattr(data, "load_hub_dataset",

@@ -50,10 +50,14 @@ def write_delimited(path: Path, dialect: str, header: list[str], rows: list[list
     return path
 
 
-def reference_delimited(path: Path, dialect: str, columns: tuple[str, str]) -> list[tuple[str, str]]:
+def reference_delimited(path: Path, dialect: str, columns: tuple[str, str]) -> list[tuple[str, str]] | None:
+    """The rows as the csv module reads them; None where it reads a row with another number of fields
+    than the header (the file is then to be refused)."""
     _, delimiter, _, encoding = DIALECTS[dialect]
     with open(path, encoding="utf-16" if encoding == "utf-16" else "utf-8-sig", newline="") as f:
         records = [r for r in csv.reader(f, delimiter=delimiter) if r]
+    if any(len(r) != len(records[0]) for r in records):
+        return None
     at = [records[0].index(c) for c in columns]
     return [(r[at[0]], r[at[1]]) for r in records[1:]]
 
@@ -67,8 +71,15 @@ def test_delimited_files_read_as_the_csv_module_reads_them(tmp_path, dialect, ro
         header.reverse()
     records = [[{"text": text, "label": label, "": str(i)}[c] for c in header] for i, (text, label) in enumerate(rows)]
     path = write_delimited(tmp_path / "data", dialect, header, records, trailing)
-    got = [values for _, values in text_files.read_table(path, ("text", "label"), KEYS)]
-    assert got == reference_delimited(path, dialect, ("text", "label")) == list(rows)
+    reference = reference_delimited(path, dialect, ("text", "label"))
+    got = one_line_or_rows(lambda: text_files.read_table(path, ("text", "label"), KEYS), path)
+    assert (got is None) == (reference is None)
+    if got is not None:
+        assert [values for _, values in got] == reference
+    # the csv module writes a line break that is not in its line ending unquoted ("a\r" with "\n"
+    # endings), which no reader can tell from a row's end; every other file reads back what was written
+    if not any(c in text for text, _ in rows for c in "\r\n" if c not in DIALECTS[dialect][2]):
+        assert got is not None and [values for _, values in got] == list(rows)
 
 
 @FAST

@@ -24,6 +24,7 @@ from stages.lib.config import PipelineError
 FORMATS = text_files.TABLES
 SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "dev", "val"), "test": ("test",)}
 INTEGER = re.compile(r"-?\d+")
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 WHERE = "params.yaml: data.classification"
 OWN_HINT = "Offline? Point the dataset param at local files instead (docs/own-data.md)."
 
@@ -134,7 +135,7 @@ def label_ids(rows: Rows, names: list[str], declared: bool) -> list[int]:
         if not ok:
             accepted = f"ids 0..{len(names) - 1} or names " if declared and integer else ""
             raise PipelineError(f"{place}: label {label!r} is not one of {WHERE}.labels: {accepted}"
-                                f"{', '.join(names)}")
+                                f"{', '.join(map(text_files.shown, names))}")
         ids.append(i)
     return ids
 
@@ -227,7 +228,12 @@ def load_hub(cfg, task: str, columns: tuple[str, ...]):
 def classification_from_hub(cfg) -> tuple[dict[str, dict[str, list]], list[str], str]:
     """(splits, class names, the commit loaded) of a Hub dataset."""
     ds, commit, where = load_hub(cfg, "classification", ("text_column", "label_column"))
-    feature_names = getattr(ds["train"].features[cfg.label_column], "names", None)
+    feature = ds["train"].features[cfg.label_column]
+    feature_names = getattr(feature, "names", None)
+    if feature_names is None and getattr(feature, "dtype", None) not in ("string", "large_string", *INTEGER_DTYPES):
+        columns = ", ".join(f"{c} ({getattr(f, 'dtype', type(f).__name__)})" for c, f in ds["train"].features.items())
+        raise PipelineError(f"{where}: column {cfg.label_column!r} (params.yaml: data.classification.label_column) "
+                            f"is not a class label, an integer or a string; columns: {columns}")
     parts = {}
     for split in data.SPLITS:
         rows = Rows(Path(f"{cfg.dataset}/{split}"))

@@ -30,6 +30,12 @@ BOMS = {b"\xef\xbb\xbf": "utf-8", b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16
 LINE_END = re.compile(r"\r\n|\r|\n")  # not str.splitlines(): JSON strings and texts may hold U+2028, 0x85
 
 
+def shown(value) -> str:
+    """A name from a file as an error shows it: as it is, or repr() when it holds a line break or
+    another character that does not print (so an error stays one readable line)."""
+    return value if isinstance(value, str) and value.isprintable() else repr(value)
+
+
 def decode(path: Path, raw: bytes) -> str:
     """The text of a file's bytes (see the module docstring), or one line naming the line and byte."""
     for bom, encoding in BOMS.items():
@@ -73,7 +79,7 @@ def read_table(path: Path, columns: tuple[str, ...], keys: tuple[str, ...]) -> l
 def _has_columns(path: Path, names: list, columns: tuple[str, ...], keys: tuple[str, ...]) -> None:
     for column, key in zip(columns, keys):
         if column not in names:
-            raise PipelineError(f"{path}: no column {column!r} ({key}); columns: {', '.join(map(str, names)) or 'none'}")
+            raise PipelineError(f"{path}: no column {column!r} ({key}); columns: {', '.join(map(shown, names)) or 'none'}")
 
 
 def _delimiter(path: Path, text: str, columns: tuple[str, ...]) -> str:
@@ -135,7 +141,7 @@ def _record(path: Path, place: str, record, columns: tuple[str, ...], keys: tupl
                             "write to_json(orient='records', lines=True)")
     for column, key in zip(columns, keys):
         if column not in record:
-            raise PipelineError(f"{place}: no field {column!r} ({key}); fields: {', '.join(record)}")
+            raise PipelineError(f"{place}: no field {column!r} ({key}); fields: {', '.join(map(shown, record))}")
     return place, tuple(record[c] for c in columns)
 
 
