@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from stages.lib import data
 from stages.lib.config import PipelineError
 
 TABLES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 TEXT = ("UTF-8 (a byte-order mark is fine) or UTF-16 with a byte-order mark; from Excel, save as "
         "'CSV UTF-8'")
 DELIMITERS = (",", ";", "\t", "|")
-BOMS = {b"\xef\xbb\xbf": "utf-8", b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+UTF8_BOM, UTF16_BOMS = b"\xef\xbb\xbf", (b"\xff\xfe", b"\xfe\xff")
 LINE_END = re.compile(r"\r\n|\r|\n")  # not str.splitlines(): JSON strings and texts may hold U+2028, 0x85
 
 
@@ -38,23 +39,14 @@ def shown(value) -> str:
 
 def decode(path: Path, raw: bytes) -> str:
     """The text of a file's bytes (see the module docstring), or one line naming the line and byte."""
-    for bom, encoding in BOMS.items():
-        if raw.startswith(bom):
-            try:
-                return raw[len(bom):].decode(encoding)
-            except UnicodeDecodeError as e:
-                raise PipelineError(f"{path}: not valid {encoding.upper()} after its byte-order mark "
-                                    f"({e.reason} at byte {e.start + len(bom)}); accepted: {TEXT}") from None
-    if b"\0" in raw:
-        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
-        raise PipelineError(f"{path}:{line}: NUL byte (UTF-16 without a byte-order mark, or not text); "
-                            f"accepted: {TEXT}")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line, column = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
-        raise PipelineError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {column}); "
-                            f"accepted: {TEXT}") from None
+    if raw.startswith(UTF16_BOMS):
+        encoding = "utf-16-le" if raw.startswith(b"\xff\xfe") else "utf-16-be"
+        try:
+            return raw[2:].decode(encoding)
+        except UnicodeDecodeError as e:
+            raise PipelineError(f"{path}: not valid {encoding.upper()} after its byte-order mark "
+                                f"({e.reason} at byte {e.start + 2}); accepted: {TEXT}") from None
+    return data.decode_utf8(path, raw.removeprefix(UTF8_BOM), TEXT)  # refuses NUL bytes too
 
 
 def read_table(path: Path, columns: tuple[str, ...], keys: tuple[str, ...]) -> list[tuple[str, tuple]]:
