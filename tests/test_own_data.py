@@ -79,6 +79,20 @@ def test_integer_labels_are_ids_into_declared_names_or_named_by_value(tmp_path):
         own_data.classification_from_local(path, own(dataset=str(path), labels=["low", "mid", "high"]))
 
 
+def test_parquet_files_written_by_datasets_keep_their_class_names(tmp_path):
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["pos", "neg", "mixed"])})
+    for split in ("train", "validation", "test"):
+        datasets.Dataset.from_dict({"text": [f"{split} {i}" for i in range(6)], "label": [0, 1, 2, 0, 1, 2]},
+                                   features=features).to_parquet(tmp_path / f"{split}.parquet")
+    splits, names = own_data.classification_from_local(tmp_path, own(dataset=str(tmp_path)))
+    assert names == ["pos", "neg", "mixed"] and splits["test"]["label"] == [0, 1, 2, 0, 1, 2]  # ids kept, named
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "label": [0, 1, 2]}), tmp_path / "test.parquet")
+    with pytest.raises(PipelineError, match=r"the files name their classes differently: .*train\.parquet: pos, neg, "
+                                            r"mixed; .*test\.parquet: no names; set params\.yaml: data\.classification\.labels"):
+        own_data.classification_from_local(tmp_path, own(dataset=str(tmp_path)))
+
+
 def test_a_hub_dataset_with_class_names(monkeypatch):
     features = datasets.Features({"sentence": datasets.Value("string"),
                                   "y": datasets.ClassLabel(names=["sad", "happy", "angry"])})

@@ -174,16 +174,26 @@ def split_files(folder: Path) -> dict[str, Path]:
 
 def classification_from_local(path: Path, cfg) -> tuple[dict[str, dict[str, list]], list[str]]:
     """(splits, class names) of a local file or folder; `cfg`: a settings.OwnClassification."""
-    if path.is_dir():
-        parts = {split: read_rows(f, cfg.text_column, cfg.label_column) for split, f in split_files(path).items()}
-    else:
-        parts = {"all": read_rows(path, cfg.text_column, cfg.label_column)}
+    files = split_files(path) if path.is_dir() else {"all": path}
+    parts = {split: read_rows(f, cfg.text_column, cfg.label_column) for split, f in files.items()}
     for rows in parts.values():
         check_texts(rows)
-    names = label_names(list(parts.values()), cfg.labels)
+    declared = cfg.labels or stored_names(files, cfg.label_column)
+    names = label_names(list(parts.values()), declared)
     if "all" in parts:
         parts = split_rows(parts["all"], cfg.split, cfg.split_seed)
-    return labelled(parts, names, bool(cfg.labels), path), names
+    return labelled(parts, names, bool(declared), path), names
+
+
+def stored_names(files: dict[str, Path], column: str) -> list[str] | None:
+    """The class names parquet files written by `datasets` carry (text_files.class_names), the same in each."""
+    found = {f: text_files.class_names(f, column) for f in files.values()}
+    named = {f: n for f, n in found.items() if n is not None}
+    if len({tuple(n) for n in named.values()}) > 1 or (named and len(named) < len(found)):
+        raise PipelineError("the files name their classes differently: " + "; ".join(
+            f"{f}: {', '.join(map(text_files.shown, n)) if n else 'no names'}" for f, n in found.items())
+            + f"; set {WHERE}.labels")
+    return next(iter(named.values()), None)
 
 
 def labelled(parts: dict[str, Rows], names: list[str], declared: bool, where) -> dict[str, dict[str, list]]:

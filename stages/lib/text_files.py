@@ -3,7 +3,7 @@
 Text: UTF-8 with or without a byte-order mark (Excel's "CSV UTF-8" writes one), or UTF-16 with one
 (Excel's "Unicode text"); lines end in LF, CRLF or CR. Tables: CSV with a header row (the delimiter
 is `,` `;` `\t` or `|`, whichever makes the header hold the columns asked for), TSV, JSON Lines (or
-one JSON array of objects, pandas' `orient="records"`), parquet. CoNLL: one token a line, columns
+one JSON array of objects, pandas' `orient="records"`), parquet (a `datasets` ClassLabel column's names, kept in the file, name its ids). CoNLL: one token a line, columns
 split on tabs where the first token line has a tab (a token may then hold spaces), else on runs of
 spaces; blank-line runs end a sentence; `-DOCSTART-` lines are skipped.
 
@@ -66,6 +66,18 @@ def read_table(path: Path, columns: tuple[str, ...], keys: tuple[str, ...]) -> l
     if path.suffix in (".csv", ".tsv"):
         return _delimited(path, text, columns, keys)
     return _json(path, text, columns, keys)
+
+
+def class_names(path: Path, column: str) -> list[str] | None:
+    """The class names `datasets` keeps in a parquet file it wrote, when `column` is a ClassLabel."""
+    if path.suffix != ".parquet":
+        return None
+    try:
+        features = json.loads((pq.read_schema(path).metadata or {}).get(b"huggingface", b"{}"))
+        feature = features["info"]["features"][column]
+    except Exception:  # no such metadata, or not a readable file (read_table says which)
+        return None
+    return list(feature["names"]) if isinstance(feature, dict) and feature.get("_type") == "ClassLabel" else None
 
 
 def _has_columns(path: Path, names: list, columns: tuple[str, ...], keys: tuple[str, ...]) -> None:
