@@ -118,6 +118,18 @@ def read_back(task: str, splits: dict[str, dict[str, list]], names) -> dict:
     return record
 
 
+def check_fewshot(per_class: int, source: dict) -> None:
+    """SetFit's sample needs data.fewshot_per_class training rows of every class: say which class has
+    fewer, in which data, with its rows per split."""
+    per_split = source["rows_per_class"]
+    name, rows = min(per_split["train"].items(), key=lambda item: item[1])
+    if rows < per_class:
+        counts = ", ".join(f"{split} {classes.get(name, 0)}" for split, classes in per_split.items())
+        raise PipelineError(f"params.yaml: data.fewshot_per_class = {per_class} exceeds the {rows} training rows "
+                            f"of class {name!r} in {source.get('path') or source.get('repo')} (rows per split: "
+                            f"{counts}); accepted: at most {rows}, or more rows of that class")
+
+
 @stage_main
 def main() -> None:
     try:
@@ -137,6 +149,7 @@ def run() -> None:
         load = load_default if getattr(cfg, task).dataset is None else load_own
         loaded[task], datasets[task], sources[task] = load(task, cfg)
         sources[task].update(read_back(task, loaded[task], datasets[task]["labels"]))
+    check_fewshot(per_class, sources["classification"])
     fewshot = data.fewshot_sample(loaded["classification"]["train"], per_class, seed,
                                   datasets["classification"]["labels"])
 

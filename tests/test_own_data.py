@@ -3,6 +3,7 @@ CoNLL-2003, every bad input as one line naming the file, line and column, and th
 writing nothing when one is bad."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -271,6 +272,19 @@ def test_prepare_writes_your_data_and_its_names(tmp_path):
                                                                                              "train.txt"}
     assert len(data.read_split(repo / "data/prepared/fewshot", "train")) == 3 * PARAMS["fewshot_per_class"]
     assert "classification (tickets, 3 classes): train 96, validation 12, test 12" in proc.stdout
+
+
+def test_a_class_too_small_for_the_fewshot_sample_is_named_with_its_rows(tmp_path, raw_dir):
+    repo = copy_repo(tmp_path / "repo")
+    csv = write_csv(tmp_path / "tickets.csv", tickets(60))  # 20 of each class: about 16 in train
+    proc = prepare(repo, classification={**PARAMS["classification"], "dataset": str(csv)}, raw_dir=str(raw_dir),
+                   fewshot_per_class=18)
+    assert proc.returncode == 2
+    [line] = proc.stderr.splitlines()
+    assert re.fullmatch(rf"error: params\.yaml: data\.fewshot_per_class = 18 exceeds the \d+ training rows of class "
+                        rf"'\w+' in {csv} \(rows per split: train \d+, validation \d+, test \d+\); accepted: at most \d+, "
+                        r"or more rows of that class", line), line
+    assert not prepared(repo)
 
 
 def test_prepare_with_a_bad_file_exits_2_and_writes_nothing(tmp_path):
