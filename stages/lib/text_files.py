@@ -154,14 +154,14 @@ def conll_lines(path: Path) -> list[list[tuple[int, list[str]]]]:
     if not path.is_file():
         raise PipelineError(f"{path}: CoNLL file not found")
     sentences: list[list[tuple[int, list[str]]]] = [[]]
-    separator = None
+    tabs = None  # whether columns are tab-separated: decided by the first token line
     for line_no, line in enumerate(LINE_END.split(decode(path, path.read_bytes())), start=1):
         if not line.strip() or line.startswith("-DOCSTART-"):
             if sentences[-1]:
                 sentences.append([])
             continue
-        if separator is None:
-            separator = "\t" if "\t" in line else ""
-        columns = [c.strip() for c in line.split("\t")] if separator else line.split()
+        if tabs is None:
+            tabs = "\t" in line
+        columns = [c.strip() for c in line.split("\t")] if tabs else line.split()
         sentences[-1].append((line_no, columns))
     return [s for s in sentences if s]
