@@ -12,7 +12,7 @@ each bucket's first step (compiling) and its steady step time.
 dropout: what a training step's dropout costs on this CPU: the mask draw (`bernoulli_`), the other
 ways of drawing one, and the multiply it feeds, on one MiniLM activation of batch 16 x 30 tokens.
 
-lora-dropout: optimizer steps of the profile's lora_r16 run (adapters from stages/lib/lora.py) at
+lora-dropout: optimizer steps of the profile's lora_r16 run (adapters from stages/lib/models/lora.py) at
 batch 16 x 32 tokens, with the adapters' dropout at 0.1 and at 0, alternated twice.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def optimizer_step(run, optimizer, ids: torch.Tensor) -> None:
 def compile_buckets(model_name: str, steps: int) -> None:
     from transformers import AutoModelForSequenceClassification
 
-    from stages.lib.models import resolve_model
+    from stages.lib.models.loading import resolve_model
 
     modes = {"eager": lambda model: model, "compile": torch.compile,
              "compile, dynamic=False": lambda model: torch.compile(model, dynamic=False)}
@@ -62,8 +62,8 @@ def compile_buckets(model_name: str, steps: int) -> None:
 def lora_dropout(model_name: str, lora, steps: int) -> None:
     from transformers import AutoModelForSequenceClassification
 
-    from stages.lib.lora import apply_lora
-    from stages.lib.models import resolve_model
+    from stages.lib.models.lora import apply_lora
+    from stages.lib.models.loading import resolve_model
 
     ids = torch.randint(1000, 20000, (16, 32))
     for dropout in (0.1, 0.0) * 2:
@@ -92,9 +92,9 @@ def dropout_draws(repeats: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from stages.lib import settings
-    from stages.lib.config import load_params
-    from stages.lib.machine import machine
+    from stages.lib.config import settings
+    from stages.lib.config.params import load_params
+    from stages.lib.runtime.machine import machine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lever", choices=("compile", "dropout", "lora-dropout"))

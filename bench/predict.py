@@ -15,14 +15,16 @@ import json
 import time
 from pathlib import Path
 
-from stages.lib import data, paths, predict
-from stages.lib.machine import cpu_model
+from stages.lib.data import prepared
+from stages.lib.config import paths
+from stages.lib.models import predict
+from stages.lib.runtime.machine import cpu_model
 
 
 def texts_of(kind: str, limit: int) -> list[str]:
     if kind == "sentiment":
-        return data.read_split(paths.SENTIMENT, "test").to_dict()["text"][:limit]
-    return [" ".join(words) for words in data.read_split(paths.CONLL, "test").to_dict()["tokens"][:limit]]
+        return prepared.read_split(paths.SENTIMENT, "test").to_dict()["text"][:limit]
+    return [" ".join(words) for words in prepared.read_split(paths.CONLL, "test").to_dict()["tokens"][:limit]]
 
 
 def labels(kind: str, outputs: list) -> list:

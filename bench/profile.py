@@ -52,12 +52,13 @@ def main(argv: list[str] | None = None) -> None:
     from torch.profiler import ProfilerActivity, profile
     from transformers import TrainerCallback, set_seed
 
-    from stages.lib import data, settings
-    from stages.lib.config import load_params
-    from stages.lib.machine import machine
-    from stages.lib.paths import SENTIMENT
-    from stages.lib.sentiment import SentimentTask
-    from stages.lib.trainer import make_trainer, trainer_dir
+    from stages.lib.data import prepared
+    from stages.lib.config import settings
+    from stages.lib.config.params import load_params
+    from stages.lib.runtime.machine import machine
+    from stages.lib.config.paths import SENTIMENT
+    from stages.lib.tasks.sentiment import SentimentTask
+    from stages.lib.training.trainer import make_trainer, trainer_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default="full", help="a key of profiles.<profile>.runs")
@@ -71,10 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     params = {**load_params(), "profile": args.profile}
     model_name, spec, hps = settings.fine_tune_run(params, args.run)
     hp = hps[0].model_copy(update={"max_train_samples": (args.steps + args.warmup) * hps[0].batch_size, "epochs": 1})
-    task = SentimentTask(spec, settings.bootstrap(params), data.dataset_info("classification"), ("test",))
+    task = SentimentTask(spec, settings.bootstrap(params), prepared.dataset_info("classification"), ("test",))
     set_seed(hp.seed)
     tokenizer, model = task.load(model_name)
-    train = task.tokenize(data.subset(data.read_split(SENTIMENT, "train"), hp.max_train_samples, hp.seed), tokenizer)
+    train = task.tokenize(prepared.subset(prepared.read_split(SENTIMENT, "train"), hp.max_train_samples, hp.seed), tokenizer)
 
     prof = profile(activities=[ProfilerActivity.CPU], schedule=torch.profiler.schedule(
         wait=0, warmup=args.warmup, active=args.steps, repeat=1))

@@ -94,11 +94,15 @@ def main(argv: list[str] | None = None) -> None:
     from sklearn.base import clone
     from transformers import set_seed
 
-    from stages.lib import data, paths, precision, settings, stats
-    from stages.lib.config import load_params
-    from stages.lib.fewshot import draw_samples, train_setfit
-    from stages.lib.machine import machine
-    from stages.lib.metrics import classification_metrics
+    from stages.lib.data import prepared
+    from stages.lib.config import paths
+    from stages.lib.runtime import precision
+    from stages.lib.config import settings
+    from stages.lib.scoring import stats
+    from stages.lib.config.params import load_params
+    from stages.lib.tasks.setfit import draw_samples, train_setfit
+    from stages.lib.runtime.machine import machine
+    from stages.lib.scoring.metrics import classification_metrics
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
@@ -115,11 +119,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{args.fp32_body}: no SetFit model there; run `dvc repro setfit` first")
     fp32_model = setfit.SetFitModel.from_pretrained(str(args.fp32_body))
 
-    labels = data.dataset_info("classification")["labels"]
-    test = data.subset(data.with_row_ids(data.read_split(paths.SENTIMENT, "test")), cfg.max_eval_samples,
-                       data.EVAL_ROWS_SEED)
+    labels = prepared.dataset_info("classification")["labels"]
+    test = prepared.subset(prepared.with_row_ids(prepared.read_split(paths.SENTIMENT, "test")), cfg.max_eval_samples,
+                       prepared.EVAL_ROWS_SEED)
     n, seed = cfg.main_samples_per_class, cfg.seeds[0]
-    train = draw_samples(data.read_split(paths.SENTIMENT, "train").to_dict(), [n], sample_seed,
+    train = draw_samples(prepared.read_split(paths.SENTIMENT, "train").to_dict(), [n], sample_seed,
                          f"profiles.{args.profile}.setfit", labels)[n]
     if args.check:
         result = check(fp32_model.model_body, train["text"][:8])

@@ -5,7 +5,7 @@
 
 Same model, data, batch size, learning rate, epochs and seeds for both paths; only the speed levers
 differ. The baseline is the chapter's code (HF Trainer, fp32, shuffled batches padded to their
-longest item); the project path is `stages.lib.trainer.make_trainer` with the profile's levers
+longest item); the project path is `stages.lib.training.trainer.make_trainer` with the profile's levers
 (`precision: auto`: native bf16, else fp16 on CUDA, else fp32; length-grouped batches). Prints samples/s, their ratio, test F1 of
 each (mean over seeds), model FLOP utilisation, and the machine's matmul peak measured here; writes
 the numbers to bench/results.json.
@@ -25,7 +25,7 @@ SQUARE = [(n, n, n) for n in (512, 1024, 2048, 4096)]
 
 def matmul_peak(dtype: torch.dtype, shapes=SQUARE, repeats: int = 5, device: str | None = None) -> float:
     """Best FLOP/s of (m x k) @ (k x n) matmuls in `dtype` on `device` (default: the one that trains)."""
-    from stages.lib.precision import accelerator
+    from stages.lib.runtime.precision import accelerator
 
     device = device or accelerator()
     sync = getattr(torch, device).synchronize if device != "cpu" else (lambda: None)  # GPUs run async
@@ -71,15 +71,15 @@ def book_trainer(model, tokenizer, train, hp, output_dir: str):
 
 
 def run(path: str, model_name: str, hp) -> dict:
-    """Train one path on the sentiment data (`hp`: a settings.Training); samples/s, real tokens/s
+    """Train one path on the sentiment data (`hp`: a schema.Training); samples/s, real tokens/s
     and test F1."""
     from transformers import set_seed
 
-    from stages.lib.data import dataset_info, read_split, subset, with_row_ids
-    from stages.lib.paths import SENTIMENT as DATA
-    from stages.lib.sentiment import SentimentTask
-    from stages.lib.settings import Bootstrap, FreezeSpec
-    from stages.lib.trainer import make_trainer, trainer_dir
+    from stages.lib.data.prepared import dataset_info, read_split, subset, with_row_ids
+    from stages.lib.config.paths import SENTIMENT as DATA
+    from stages.lib.tasks.sentiment import SentimentTask
+    from stages.lib.config.schema import Bootstrap, FreezeSpec
+    from stages.lib.training.trainer import make_trainer, trainer_dir
 
     task = SentimentTask(FreezeSpec(), Bootstrap(resamples=1000, seed=0), dataset_info("classification"),
                          ("test",))  # the bench reads F1 only
@@ -101,10 +101,11 @@ def run(path: str, model_name: str, hp) -> dict:
 def main(argv: list[str] | None = None) -> None:
     from transformers import AutoConfig
 
-    from stages.lib import precision, settings
-    from stages.lib.config import load_params
-    from stages.lib.machine import machine
-    from stages.lib.models import resolve_model
+    from stages.lib.runtime import precision
+    from stages.lib.config import schema, settings
+    from stages.lib.config.params import load_params
+    from stages.lib.runtime.machine import machine
+    from stages.lib.models.loading import resolve_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43])
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {machine()}")  # timings compare only within one machine
 
     params = {**load_params(), "profile": args.profile}
-    model_name = settings.in_profile(params, "classifier_model", settings.ModelId)
+    model_name = settings.in_profile(params, "classifier_model", schema.ModelId)
     project = settings.training(params, f"profiles.{args.profile}.fine_tune",
                                 {"epochs": args.epochs, "max_train_samples": args.max_train_samples}, "bench arguments",
                                 seed=args.seeds[0])[0]

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 
-from stages.lib import paths, settings
-from stages.lib.compare import FRONTIER_COLUMNS, frontier_row, nearest_in_size, paired, reading, run_kind
-from stages.lib.config import load_params, stage_main
-from stages.lib.outputs import write_json, write_text
-from stages.lib.sweep import to_csv
+from stages.lib.config import paths
+from stages.lib.config import settings
+from stages.lib.scoring.compare import FRONTIER_COLUMNS, frontier_row, nearest_in_size, paired, reading, run_kind
+from stages.lib.config.params import load_params, stage_main
+from stages.lib.runtime.outputs import write_json, write_text
+from stages.lib.scoring.sweep import to_csv
 
 
 def read_metrics(name: str) -> dict:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 
-from stages.lib import data, paths, settings
-from stages.lib.config import load_params, stage_main
-from stages.lib.seeds import describe
-from stages.lib.sentiment import SentimentTask
-from stages.lib.training import run
+from stages.lib.data import prepared
+from stages.lib.config import paths
+from stages.lib.config import settings
+from stages.lib.config.params import load_params, stage_main
+from stages.lib.scoring.seeds import describe
+from stages.lib.tasks.sentiment import SentimentTask
+from stages.lib.training.loop import run
 
 
 @stage_main
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"fine-tune[{name}]: {model} ({settings.profile_name(params)} profile), {spec}, "
           f"lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}, seeds {[h.seed for h in hps]}")
     bootstrap = settings.bootstrap(params)
-    task = SentimentTask(spec, bootstrap, data.dataset_info("classification"), where=settings.run_path(params, name))
+    task = SentimentTask(spec, bootstrap, prepared.dataset_info("classification"), where=settings.run_path(params, name))
     metrics = run(params, f"fine-tune/{name}", task, model, hps, paths.SENTIMENT, paths.fine_tune(name), bootstrap,
                   spec=spec)
     print(f"fine-tune[{name}]: test F1 {describe(metrics, 'test_f1')}, accuracy {metrics['test_accuracy']:.3f}, "

@@ -12,22 +12,24 @@ checkpoints (data/checkpoints/freeze-sweep/) until the whole sweep is written.
 """
 from __future__ import annotations
 
-from stages.lib import data, paths, settings
-from stages.lib.cached import Kept
-from stages.lib.checkpoints import for_stage
-from stages.lib.config import load_params, stage_main
-from stages.lib.outputs import atomic_dir, write_json, write_jsonl
-from stages.lib.seeds import tagged
-from stages.lib.sentiment import SentimentTask
-from stages.lib.settings import FreezeSpec
-from stages.lib.training import train_and_evaluate
+from stages.lib.data import prepared
+from stages.lib.config import paths
+from stages.lib.config import settings
+from stages.lib.models.cached import Kept
+from stages.lib.training.checkpoints import for_stage
+from stages.lib.config.params import load_params, stage_main
+from stages.lib.runtime.outputs import atomic_dir, write_json, write_jsonl
+from stages.lib.scoring.seeds import tagged
+from stages.lib.tasks.sentiment import SentimentTask
+from stages.lib.config.schema import FreezeSpec
+from stages.lib.training.loop import train_and_evaluate
 
 
 @stage_main
 def main() -> None:
     params = load_params()
     model, plan = settings.sweep(params)
-    bootstrap, dataset = settings.bootstrap(params), data.dataset_info("classification")
+    bootstrap, dataset = settings.bootstrap(params), prepared.dataset_info("classification")
     results, finished = {}, []
     frozen_states = Kept()  # the frozen blocks' output: each point continues from the last point's
     for i, (k, seed) in enumerate(plan.points, start=1):

@@ -2,9 +2,11 @@
 metrics/freeze_sweep.json (mean F1 per trainable-block count and where performance stabilises)."""
 from __future__ import annotations
 
-from stages.lib import paths, settings, sweep
-from stages.lib.config import load_params, stage_main
-from stages.lib.outputs import write_json, write_text
+from stages.lib.config import paths
+from stages.lib.config import settings
+from stages.lib.scoring import sweep
+from stages.lib.config.params import load_params, stage_main
+from stages.lib.runtime.outputs import write_json, write_text
 
 
 @stage_main

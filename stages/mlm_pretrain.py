@@ -10,10 +10,12 @@ after) and DVCLive training curves under metrics/live/mlm_pretrain/.
 """
 from __future__ import annotations
 
-from stages.lib import data, paths, settings
-from stages.lib.config import load_params, stage_main
-from stages.lib.mlm import MlmTask
-from stages.lib.training import run
+from stages.lib.data import prepared
+from stages.lib.config import paths
+from stages.lib.config import settings
+from stages.lib.config.params import load_params, stage_main
+from stages.lib.tasks.mlm import MlmTask
+from stages.lib.training.loop import run
 
 
 @stage_main
@@ -22,7 +24,7 @@ def main() -> None:
     model, hp, probes = settings.mlm(params)
     print(f"mlm-pretrain: {model} ({settings.profile_name(params)} profile), {hp.masking} masking at "
           f"{hp.mlm_probability}, lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}")
-    task = MlmTask(hp, probes.probes, probes.top_k, data.dataset_info("classification"))
+    task = MlmTask(hp, probes.probes, probes.top_k, prepared.dataset_info("classification"))
     m = run(params, "mlm-pretrain", task, model, [hp], paths.SENTIMENT, paths.MLM)
     print(f"mlm-pretrain: test perplexity {m['test_perplexity_before']:.1f} -> {m['test_perplexity_after']:.1f}")
     for probe in task.report["probes"]:

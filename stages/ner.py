@@ -10,11 +10,13 @@ training curves under metrics/live/ner/.
 """
 from __future__ import annotations
 
-from stages.lib import data, paths, settings
-from stages.lib.config import load_params, stage_main
-from stages.lib.ner import NerTask
-from stages.lib.seeds import describe
-from stages.lib.training import run
+from stages.lib.data import prepared
+from stages.lib.config import paths
+from stages.lib.config import settings
+from stages.lib.config.params import load_params, stage_main
+from stages.lib.tasks.ner import NerTask
+from stages.lib.scoring.seeds import describe
+from stages.lib.training.loop import run
 
 
 @stage_main
@@ -26,7 +28,7 @@ def main() -> None:
           f"{hp.epochs:g} epoch(s), label_all_subtokens {hp.label_all_subtokens}, precision {hp.precision}, "
           f"seeds {[h.seed for h in hps]}")
     bootstrap = settings.bootstrap(params)
-    task = NerTask(hp.label_all_subtokens, probes.probe_sentences, bootstrap, data.dataset_info("ner"))
+    task = NerTask(hp.label_all_subtokens, probes.probe_sentences, bootstrap, prepared.dataset_info("ner"))
     m = run(params, "ner", task, model, hps, paths.CONLL, paths.NER, bootstrap)
     print(f"ner: test entity F1 {describe(m, 'test_entity_f1')} (strict {m['test_entity_f1_strict']:.3f}), "
           f"book per-token F1 {describe(m, 'test_book_token_f1')}")

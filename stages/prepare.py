@@ -1,7 +1,7 @@
 """Stage `prepare`: the sentence-classification and NER datasets as parquet, plus the SetFit few-shot sample.
 
 Rotten Tomatoes and CoNLL-2003 by default (from the raw files or the Hub); data.classification and
-data.ner name your own instead (stages.lib.own_data).
+data.ner name your own instead (stages.lib.data.own_data).
 
 Outputs (identical bytes whichever source is used):
   data/prepared/classification/{train,validation,test}.parquet   text, label (Rotten Tomatoes: neg=0, pos=1)
@@ -20,23 +20,28 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from stages.lib import data, own_data, own_ner, settings, workspace
-from stages.lib.config import PipelineError, load_params, stage_main
-from stages.lib.outputs import atomic_dir, write_json
-from stages.lib.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES, dataset_record
+from stages.lib.data import builtin
+from stages.lib.data import own_data
+from stages.lib.data import own_ner
+from stages.lib.config import schema, settings
+from stages.lib.config import workspace
+from stages.lib.config.params import load_params, stage_main
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.runtime.outputs import atomic_dir, write_json
+from stages.lib.config.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES, dataset_record
 
 # task -> (name, title, labels, raw-file loader, Hub loader) of the chapter's dataset
 DEFAULTS = {
-    "classification": ("rotten_tomatoes", "Rotten Tomatoes", data.SENTIMENT_LABELS, data.rotten_tomatoes_from_raw,
-                       data.rotten_tomatoes_from_hub),
-    "ner": ("conll2003", "CoNLL-2003", data.NER_TAGS, data.conll_from_raw, data.conll_from_hub),
+    "classification": ("rotten_tomatoes", "Rotten Tomatoes", builtin.SENTIMENT_LABELS, builtin.rotten_tomatoes_from_raw,
+                       builtin.rotten_tomatoes_from_hub),
+    "ner": ("conll2003", "CoNLL-2003", builtin.NER_TAGS, builtin.conll_from_raw, builtin.conll_from_hub),
 }
 
 
-def raw_folder(cfg: settings.Data) -> Path | None:
+def raw_folder(cfg: schema.Data) -> Path | None:
     """The raw-file folder to read, or None for the Hub, following data.source. data.raw_dir is
     resolved as the same folder in the workspace and in DVC's temporary experiment clones
-    (stages.lib.workspace); data.source: raw refuses to go on without it, naming the folder tried."""
+    (stages.lib.config.workspace); data.source: raw refuses to go on without it, naming the folder tried."""
     if cfg.source == "hub":
         return None
     folder = workspace.resolve(cfg.raw_dir) if cfg.raw_dir else None
@@ -55,7 +60,7 @@ def md5s(path: Path) -> dict[str, str]:
     return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in files}
 
 
-def load_default(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
+def load_default(task: str, cfg: schema.Data) -> tuple[dict, dict, dict]:
     """(splits, <task>.json record, sources.json entry) of Rotten Tomatoes or CoNLL-2003."""
     name, title, labels, from_raw, from_hub = DEFAULTS[task]
     repo = getattr(cfg, f"{name}_hub")
@@ -76,11 +81,11 @@ def load_default(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
         splits = from_raw(folder / name)
         source = {"source": "raw", "path": f"{cfg.raw_dir}/{name}", "md5": md5s(folder / name)}
         print(f"prepare: {name}: loading raw files from {folder / name}")
-    data.check_counts(name, splits)
-    return splits, data.describe(title, repo, True, labels, True), {"dataset": name, **source}
+    builtin.check_counts(name, splits)
+    return splits, builtin.describe(title, repo, True, labels, True), {"dataset": name, **source}
 
 
-def load_own(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
+def load_own(task: str, cfg: schema.Data) -> tuple[dict, dict, dict]:
     """(splits, <task>.json record, sources.json entry) of the dataset data.<task> names."""
     own, where = getattr(cfg, task), f"data.{task}.dataset"
     if own_data.is_local(own.dataset, where):
@@ -101,7 +106,7 @@ def load_own(task: str, cfg: settings.Data) -> tuple[dict, dict, dict]:
         source = {"source": "hub", "repo": own.dataset, "revision": own.revision, "commit": commit}
         print(f"prepare: {task}: {own.dataset} at {own.revision} (commit {commit})")
     name = Path(own.dataset).stem if source["source"] == "local" else own.dataset
-    return splits, data.describe(name, own.dataset, source["source"] == "hub", labels, False), {"dataset": name, **source}
+    return splits, builtin.describe(name, own.dataset, source["source"] == "hub", labels, False), {"dataset": name, **source}
 
 
 def read_back(task: str, splits: dict[str, dict[str, list]], names) -> dict:
@@ -150,15 +155,15 @@ def run() -> None:
         loaded[task], datasets[task], sources[task] = load(task, cfg)
         sources[task].update(read_back(task, loaded[task], datasets[task]["labels"]))
     check_fewshot(per_class, sources["classification"])
-    fewshot = data.fewshot_sample(loaded["classification"]["train"], per_class, seed,
+    fewshot = builtin.fewshot_sample(loaded["classification"]["train"], per_class, seed,
                                   datasets["classification"]["labels"])
 
     with atomic_dir(SENTIMENT) as tmp:
-        data.write_splits(loaded["classification"], data.SENTIMENT_SCHEMA, tmp)
+        builtin.write_splits(loaded["classification"], builtin.SENTIMENT_SCHEMA, tmp)
     with atomic_dir(CONLL) as tmp:
-        data.write_splits(loaded["ner"], data.NER_SCHEMA, tmp)
+        builtin.write_splits(loaded["ner"], builtin.NER_SCHEMA, tmp)
     with atomic_dir(FEWSHOT) as tmp:
-        data.write_splits({"train": fewshot}, data.SENTIMENT_SCHEMA, tmp)
+        builtin.write_splits({"train": fewshot}, builtin.SENTIMENT_SCHEMA, tmp)
     for task, record in datasets.items():
         write_json(dataset_record(task), record)
     write_json(SOURCES, sources)

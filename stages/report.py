@@ -8,9 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from stages.lib import paths, settings
-from stages.lib.config import load_params, stage_main
-from stages.lib.outputs import write_text
+from stages.lib.config import paths
+from stages.lib.config import settings
+from stages.lib.config.params import load_params, stage_main
+from stages.lib.runtime.outputs import write_text
 
 
 def to_html(notebook: Path) -> str:

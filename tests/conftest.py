@@ -42,7 +42,7 @@ RAW_DIR = Path(os.environ.get("ENCODER_FT_RAW_DIR", REPO.parent / "shared" / "da
 
 def bootstrap_settings():
     """The bootstrap settings tests score with (the pipeline's are in params.yaml)."""
-    from stages.lib.settings import Bootstrap
+    from stages.lib.config.schema import Bootstrap
 
     return Bootstrap(resamples=1000, seed=0)
 

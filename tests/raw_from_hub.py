@@ -9,26 +9,27 @@ Latin-1 lines, stripped; the POS and chunk columns, which the pipeline does not 
 import sys
 from pathlib import Path
 
-from stages.lib import data
-from stages.lib.config import PipelineError, load_params
+from stages.lib.data import builtin
+from stages.lib.config.params import load_params
+from stages.lib.runtime.errors import PipelineError
 
 
 def write_raw(dest: Path, params: dict) -> None:
     cfg = params["data"]
-    rotten, _ = data.rotten_tomatoes_from_hub(cfg["rotten_tomatoes_hub"], cfg["rotten_tomatoes_revision"])
-    conll, _ = data.conll_from_hub(cfg["conll2003_hub"], cfg["conll2003_revision"])
+    rotten, _ = builtin.rotten_tomatoes_from_hub(cfg["rotten_tomatoes_hub"], cfg["rotten_tomatoes_revision"])
+    conll, _ = builtin.conll_from_hub(cfg["conll2003_hub"], cfg["conll2003_revision"])
     folder = dest / "rotten_tomatoes"
     folder.mkdir(parents=True, exist_ok=True)
     for name, label in (("rt-polarity.pos", 1), ("rt-polarity.neg", 0)):
-        lines = [text for split in data.SPLITS for text, y in zip(rotten[split]["text"], rotten[split]["label"])
+        lines = [text for split in builtin.SPLITS for text, y in zip(rotten[split]["text"], rotten[split]["label"])
                  if y == label]
         (folder / name).write_bytes("".join(f"{line}\n" for line in lines).encode("latin-1"))
     folder = dest / "conll2003"
     folder.mkdir(parents=True, exist_ok=True)
-    for split, name in data.CONLL_FILES.items():
+    for split, name in builtin.CONLL_FILES.items():
         sentences = zip(conll[split]["tokens"], conll[split]["ner_tags"])
         (folder / name).write_text("".join(
-            "".join(f"{token} X X {data.NER_TAGS[tag]}\n" for token, tag in zip(tokens, tags)) + "\n"
+            "".join(f"{token} X X {builtin.NER_TAGS[tag]}\n" for token, tag in zip(tokens, tags)) + "\n"
             for tokens, tags in sentences), encoding="utf-8")
 
 

@@ -1,4 +1,4 @@
-"""Frozen first layers computed once (stages.lib.cached): the kept states, of the whole encoder or of
+"""Frozen first layers computed once (stages.lib.models.cached): the kept states, of the whole encoder or of
 its first k blocks, fresh or continued from fewer blocks' states, give exactly the logits of the
 eval-mode forward, for every encoder family; every example is there once an epoch, in the batches
 the uncached run would make; a cached run trains as the uncached one without dropout; and the
@@ -11,13 +11,13 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
-from stages.lib import cached
-from stages.lib.data import SENTIMENT_SCHEMA, write_splits
-from stages.lib.freezing import apply_freezing
-from stages.lib.lora import apply_lora
-from stages.lib.settings import FreezeSpec, Lora, Training
-from stages.lib.sentiment import SentimentTask
-from stages.lib.training import train_and_evaluate
+from stages.lib.models import cached
+from stages.lib.data.builtin import SENTIMENT_SCHEMA, write_splits
+from stages.lib.models.freezing import apply_freezing
+from stages.lib.models.lora import apply_lora
+from stages.lib.config.schema import FreezeSpec, Lora, Training
+from stages.lib.tasks.sentiment import SentimentTask
+from stages.lib.training.loop import train_and_evaluate
 from tests import tiny_models
 from tests.conftest import bootstrap_settings
 from tests.prepared import ROTTEN_TOMATOES
@@ -176,7 +176,7 @@ def test_a_run_on_kept_states_resumes_from_its_checkpoint(tmp_path, monkeypatch,
     """Checkpoints are written while the frozen blocks are out of the block list; resuming (here from
     the last one, so nothing more trains) must load them into the same shape and predict the same.
     The resumed run has another seed: had it not loaded the checkpoint, its head would differ."""
-    from stages.lib.checkpoints import Checkpoints
+    from stages.lib.training.checkpoints import Checkpoints
 
     monkeypatch.chdir(tmp_path)
     folder = tiny_models.save("bert", tmp_path / "bert", num_hidden_layers=3)

@@ -1,4 +1,4 @@
-"""Model cards (stages/lib/cards.py) from the recorded runs' metrics, read back by huggingface_hub's
+"""Model cards (stages/lib/reporting/cards.py) from the recorded runs' metrics, read back by huggingface_hub's
 parser: the YAML the Hub reads (base model, license, datasets, test scores) and the body (intervals,
 seeds, settings, machine, limits). The training skeleton's and SetFit's cards: tests/test_training.py,
 tests/test_fewshot.py."""
@@ -9,13 +9,13 @@ import shutil
 import pytest
 from huggingface_hub import ModelCard
 
-from stages.lib import cards
-from stages.lib.config import load_params
-from stages.lib.data import describe as describe_dataset
-from stages.lib.machine import cpu_model, machine
-from stages.lib.models import resolve_model
-from stages.lib.precision import accelerator
-from stages.lib.seeds import describe
+from stages.lib.reporting import cards
+from stages.lib.config.params import load_params
+from stages.lib.data.builtin import describe as describe_dataset
+from stages.lib.runtime.machine import cpu_model, machine
+from stages.lib.models.loading import resolve_model
+from stages.lib.runtime.precision import accelerator
+from stages.lib.scoring.seeds import describe
 from tests.conftest import REPO
 from tests.prepared import CONLL2003, ROTTEN_TOMATOES
 

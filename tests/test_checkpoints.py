@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from stages.lib import checkpoints
-from stages.lib.checkpoints import Checkpoints
+from stages.lib.training import checkpoints
+from stages.lib.training.checkpoints import Checkpoints
 
 STAGES = {  # stage command -> (metrics file, metrics that must match, run folder under data/checkpoints)
     # the smoke sweep (0 and 6 frozen) is killed in its second point: the first is not trained again

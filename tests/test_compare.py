@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from stages.lib.compare import frontier_row, nearest_in_size, paired, read_predictions, reading, run_kind
-from stages.lib.config import PipelineError
+from stages.lib.scoring.compare import frontier_row, nearest_in_size, paired, read_predictions, reading, run_kind
+from stages.lib.runtime.errors import PipelineError
 from tests.conftest import bootstrap_settings
 
 

@@ -3,8 +3,10 @@ import shutil
 
 import pytest
 
-from stages.lib.config import PipelineError, load_params
-from stages.lib.settings import Training, validate
+from stages.lib.config.params import load_params
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.config.settings import validate
+from stages.lib.config.schema import Training
 from tests.conftest import REPO
 
 

@@ -7,28 +7,29 @@ import datasets
 import pytest
 import yaml
 
-from stages.lib import data
-from stages.lib.config import PipelineError, load_params
+from stages.lib.data import builtin, prepared
+from stages.lib.config.params import load_params
+from stages.lib.runtime.errors import PipelineError
 from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
 def rt(raw_dir):
-    return data.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
+    return builtin.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
 
 
 @pytest.fixture(scope="module")
 def conll(raw_dir):
-    return data.conll_from_raw(raw_dir / "conll2003")
+    return builtin.conll_from_raw(raw_dir / "conll2003")
 
 
 def test_rotten_tomatoes_split_sizes_and_labels(rt):
-    assert {s: len(rt[s]["text"]) for s in data.SPLITS} == data.EXPECTED_ROWS["rotten_tomatoes"]
+    assert {s: len(rt[s]["text"]) for s in builtin.SPLITS} == builtin.EXPECTED_ROWS["rotten_tomatoes"]
     # positives first in every split, then the same number of negatives
     assert rt["train"]["label"] == [1] * 4265 + [0] * 4265
     assert rt["validation"]["label"] == [1] * 533 + [0] * 533
     assert rt["test"]["label"] == [1] * 533 + [0] * 533
-    data.check_counts("rotten_tomatoes", rt)
+    builtin.check_counts("rotten_tomatoes", rt)
 
 
 def test_rotten_tomatoes_exact_first_and_last_rows(rt):
@@ -43,37 +44,37 @@ def test_rotten_tomatoes_exact_first_and_last_rows(rt):
 
 
 def test_latin1_0x85_does_not_split_lines(raw_dir):
-    lines = data.read_polarity_lines(raw_dir / "rotten_tomatoes" / "rt-polarity.pos")
+    lines = builtin.read_polarity_lines(raw_dir / "rotten_tomatoes" / "rt-polarity.pos")
     assert len(lines) == 5331
     assert any("\x85" in line for line in lines)  # kept inside the sentence, not a line break
 
 
 def test_unequal_class_files_are_rejected():
     with pytest.raises(PipelineError, match="same count"):
-        data.split_polarity(["a", "b"], ["c"])
+        builtin.split_polarity(["a", "b"], ["c"])
 
 
 def test_conll_counts_and_book_sentence(conll):
-    assert {s: len(conll[s]["tokens"]) for s in data.SPLITS} == data.EXPECTED_ROWS["conll2003"]
+    assert {s: len(conll[s]["tokens"]) for s in builtin.SPLITS} == builtin.EXPECTED_ROWS["conll2003"]
     assert conll["train"]["tokens"][848] == "Dean Palmer hit his 30th homer for the Rangers .".split()
     assert conll["train"]["ner_tags"][848] == [1, 2, 0, 0, 0, 0, 0, 0, 3, 0]
-    assert data.NER_TAGS.index("B-ORG") == 3 and data.NER_TAGS.index("I-MISC") == 8
+    assert builtin.NER_TAGS.index("B-ORG") == 3 and builtin.NER_TAGS.index("I-MISC") == 8
 
 
 def test_conll_bad_line_names_file_and_line(tmp_path):
     bad = tmp_path / "train.txt"
     bad.write_text("-DOCSTART- -X- -X- O\n\nEU NNP I-NP B-ORG\nrejects VBZ I-VP\n")
     with pytest.raises(PipelineError, match=r"train\.txt:4: expected 4 columns"):
-        data.read_conll(bad)
+        builtin.read_conll(bad)
     bad.write_text("EU NNP I-NP B-ORGANISATION\n")
     with pytest.raises(PipelineError, match=r"train\.txt:1: unknown NER tag 'B-ORGANISATION'"):
-        data.read_conll(bad)
+        builtin.read_conll(bad)
 
 
 def test_wrong_row_count_is_an_error(rt):
     short = {**rt, "test": {k: v[:-1] for k, v in rt["test"].items()}}
     with pytest.raises(PipelineError, match="rotten_tomatoes/test: 1065 rows, expected 1066"):
-        data.check_counts("rotten_tomatoes", short)
+        builtin.check_counts("rotten_tomatoes", short)
 
 
 def _as_hub(splits, features):
@@ -82,36 +83,36 @@ def _as_hub(splits, features):
                                  for s, c in splits.items()})
 
 
-@pytest.mark.parametrize("tag_order", [data.NER_TAGS, sorted(data.NER_TAGS)])
+@pytest.mark.parametrize("tag_order", [builtin.NER_TAGS, sorted(builtin.NER_TAGS)])
 def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypatch, tag_order):
     """Also when the Hub's ner_tags feature orders its names differently: tags are mapped by name.
     (The real Hub path, through a stand-in Hub server: tests/test_hub_path.py.)"""
     rt_hub = _as_hub(rt, datasets.Features({"text": datasets.Value("string"),
-                                            "label": datasets.ClassLabel(names=list(data.SENTIMENT_LABELS))}))
-    renumber = {i: list(tag_order).index(tag) for i, tag in enumerate(data.NER_TAGS)}
+                                            "label": datasets.ClassLabel(names=list(builtin.SENTIMENT_LABELS))}))
+    renumber = {i: list(tag_order).index(tag) for i, tag in enumerate(builtin.NER_TAGS)}
     conll_hub = _as_hub({s: {"tokens": c["tokens"], "ner_tags": [[renumber[t] for t in tags] for tags in c["ner_tags"]]}
                          for s, c in conll.items()}, datasets.Features({
         "tokens": datasets.Sequence(datasets.Value("string")),
         "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(tag_order)))}))
-    monkeypatch.setattr(data, "load_hub_dataset",
+    monkeypatch.setattr(builtin, "load_hub_dataset",
                         lambda repo_id, revision: (rt_hub if "rotten" in repo_id else conll_hub, "0" * 40))
     for name, raw, (hub, commit), schema in [
-        ("rt", rt, data.rotten_tomatoes_from_hub("cornell-movie-review-data/rotten_tomatoes", "main"),
-         data.SENTIMENT_SCHEMA),
-        ("conll", conll, data.conll_from_hub("eriktks/conll2003", "refs/convert/parquet"), data.NER_SCHEMA),
+        ("rt", rt, builtin.rotten_tomatoes_from_hub("cornell-movie-review-data/rotten_tomatoes", "main"),
+         builtin.SENTIMENT_SCHEMA),
+        ("conll", conll, builtin.conll_from_hub("eriktks/conll2003", "refs/convert/parquet"), builtin.NER_SCHEMA),
     ]:
         assert commit == "0" * 40
-        data.write_splits(raw, schema, tmp_path / name / "raw")
-        data.write_splits(hub, schema, tmp_path / name / "hub")
-        for split in data.SPLITS:
+        builtin.write_splits(raw, schema, tmp_path / name / "raw")
+        builtin.write_splits(hub, schema, tmp_path / name / "hub")
+        for split in builtin.SPLITS:
             assert (tmp_path / name / "raw" / f"{split}.parquet").read_bytes() == \
                    (tmp_path / name / "hub" / f"{split}.parquet").read_bytes()
 
 
 def test_fewshot_sample_is_seeded_and_balanced(rt):
-    a = data.fewshot_sample(rt["train"], 16, seed=42)
-    b = data.fewshot_sample(rt["train"], 16, seed=42)
-    c = data.fewshot_sample(rt["train"], 16, seed=7)
+    a = builtin.fewshot_sample(rt["train"], 16, seed=42)
+    b = builtin.fewshot_sample(rt["train"], 16, seed=42)
+    c = builtin.fewshot_sample(rt["train"], 16, seed=7)
     assert a == b and a != c
     assert a["label"] == [0] * 16 + [1] * 16
     assert len(set(a["text"])) == 32 and set(a["text"]) <= set(rt["train"]["text"])
@@ -119,7 +120,7 @@ def test_fewshot_sample_is_seeded_and_balanced(rt):
 
 def test_fewshot_larger_than_class_is_an_error(rt):
     with pytest.raises(PipelineError, match="fewshot_per_class = 5000 exceeds the 4265"):
-        data.fewshot_sample(rt["train"], 5000, seed=1)
+        builtin.fewshot_sample(rt["train"], 5000, seed=1)
 
 
 # ---- bad raw input ----------------------------------------------------------------------------
@@ -128,22 +129,22 @@ LATIN1 = "Latin-1 text, one sentence a line"
 
 
 @pytest.mark.parametrize("name, read, content, message", [
-    ("rt-polarity.pos", data.read_polarity_lines, b"\xef\xbb\xbfa fine film .\n",
+    ("rt-polarity.pos", builtin.read_polarity_lines, b"\xef\xbb\xbfa fine film .\n",
      r"rt-polarity\.pos:1: starts with a UTF-8 byte-order mark; accepted: " + LATIN1),
-    ("rt-polarity.pos", data.read_polarity_lines, "a fine film .\n".encode("utf-16"),
+    ("rt-polarity.pos", builtin.read_polarity_lines, "a fine film .\n".encode("utf-16"),
      r"rt-polarity\.pos:1: starts with a UTF-16 byte-order mark"),
-    ("rt-polarity.pos", data.read_polarity_lines, "a fine film .\n".encode("utf-16-le"),
+    ("rt-polarity.pos", builtin.read_polarity_lines, "a fine film .\n".encode("utf-16-le"),
      r"rt-polarity\.pos:1: NUL byte \(UTF-16 or binary data\?\)"),
-    ("rt-polarity.pos", data.read_polarity_lines, b"one .\ntwo .\nthr\x00ee .\n", r"rt-polarity\.pos:3: NUL byte"),
-    ("rt-polarity.pos", data.read_polarity_lines, "one .\ntwo .\ncaf\xe9 \x85 ol\xe9 .\n".encode("utf-8"),
+    ("rt-polarity.pos", builtin.read_polarity_lines, b"one .\ntwo .\nthr\x00ee .\n", r"rt-polarity\.pos:3: NUL byte"),
+    ("rt-polarity.pos", builtin.read_polarity_lines, "one .\ntwo .\ncaf\xe9 \x85 ol\xe9 .\n".encode("utf-8"),
      r"rt-polarity\.pos:3: the file is UTF-8 encoded"),
-    ("train.txt", data.read_conll, b"EU NNP I-NP B-ORG\n\nK\xf6ln NNP I-NP B-LOC\n",
+    ("train.txt", builtin.read_conll, b"EU NNP I-NP B-ORG\n\nK\xf6ln NNP I-NP B-LOC\n",
      r"train\.txt:3: not valid UTF-8 \(byte 0xf6 at column 2\); accepted: UTF-8 text"),
-    ("train.txt", data.read_conll, b"\xef\xbb\xbf-DOCSTART- -X- -X- O\n",
+    ("train.txt", builtin.read_conll, b"\xef\xbb\xbf-DOCSTART- -X- -X- O\n",
      r"train\.txt:1: starts with a UTF-8 byte-order mark"),
-    ("train.txt", data.read_conll, "EU NNP I-NP B-ORG\n".encode("utf-16"),
+    ("train.txt", builtin.read_conll, "EU NNP I-NP B-ORG\n".encode("utf-16"),
      r"train\.txt:1: starts with a UTF-16 byte-order mark"),
-    ("train.txt", data.read_conll, "EU NNP I-NP B-ORG\n".encode("utf-16-le"), r"train\.txt:1: NUL byte"),
+    ("train.txt", builtin.read_conll, "EU NNP I-NP B-ORG\n".encode("utf-16-le"), r"train\.txt:1: NUL byte"),
 ])
 def test_a_raw_file_in_another_encoding_names_file_and_line(tmp_path, name, read, content, message):
     """rt-polarity files must be Latin-1, CoNLL files UTF-8."""
@@ -156,7 +157,7 @@ def test_a_raw_file_in_another_encoding_names_file_and_line(tmp_path, name, read
 def test_latin1_text_with_accents_and_0x85_is_accepted(tmp_path):
     path = tmp_path / "rt-polarity.pos"
     path.write_bytes(b"a caf\xe9 \x85 ol\xe9 .\r\nplain .\n")  # the same text as UTF-8 is rejected above
-    assert data.read_polarity_lines(path) == ["a caf\xe9 \x85 ol\xe9 .", "plain ."]
+    assert builtin.read_polarity_lines(path) == ["a caf\xe9 \x85 ol\xe9 .", "plain ."]
 
 
 @pytest.mark.parametrize("content", [b"", b"\n \n"])
@@ -164,14 +165,14 @@ def test_an_empty_sentiment_file_is_an_error(tmp_path, content):
     path = tmp_path / "rt-polarity.neg"
     path.write_bytes(content)
     with pytest.raises(PipelineError, match=r"rt-polarity\.neg: empty, no sentence in it; .*5,331 lines"):
-        data.read_polarity_lines(path)
+        builtin.read_polarity_lines(path)
 
 
 def test_sentiment_files_with_the_wrong_number_of_lines_are_named(tmp_path):
     (tmp_path / "rt-polarity.pos").write_text("good .\n" * 2)
     (tmp_path / "rt-polarity.neg").write_text("bad .\n" * 3)
     with pytest.raises(PipelineError) as e:
-        data.rotten_tomatoes_from_raw(tmp_path)
+        builtin.rotten_tomatoes_from_raw(tmp_path)
     assert str(e.value) == (f"{tmp_path / 'rt-polarity.pos'}: 2 lines; {tmp_path / 'rt-polarity.neg'}: 3 lines; "
                             "expected 5,331 lines in each of rt-polarity.pos and rt-polarity.neg "
                             "(the split sizes depend on it)")
@@ -182,7 +183,7 @@ def test_a_conll_file_without_sentences_is_an_error(tmp_path, content):
     path = tmp_path / "dev.txt"
     path.write_text(content)
     with pytest.raises(PipelineError, match=r"dev\.txt: no sentences; accepted: `token POS chunk NER`"):
-        data.read_conll(path)
+        builtin.read_conll(path)
 
 
 IOB1 = """-DOCSTART- -X- -X- O
@@ -201,24 +202,24 @@ def test_iob1_tags_are_rejected_with_count_and_first_line(tmp_path):
     path = tmp_path / "train.txt"
     path.write_text(IOB1)
     with pytest.raises(PipelineError) as e:
-        data.read_conll(path)
+        builtin.read_conll(path)
     assert str(e.value) == (f"{path}:3: I-ORG starts a sentence (IOB1-style tagging); 3 such tag(s) in "
                             "this file; accepted: IOB2, where every entity starts with B-; convert to IOB2 first")
     path.write_text(IOB1.replace("I-ORG", "B-ORG"))
     with pytest.raises(PipelineError, match=r"train\.txt:5: I-MISC follows O \(IOB1-style tagging\); 2 such"):
-        data.read_conll(path)
+        builtin.read_conll(path)
     path.write_text(IOB1.replace("I-ORG", "B-ORG").replace("I-MISC", "B-MISC"))
     with pytest.raises(PipelineError, match=r"train\.txt:9: I-LOC follows B-PER \(IOB1-style tagging\); 1 such"):
-        data.read_conll(path)
+        builtin.read_conll(path)
     path.write_text(IOB1.replace("I-ORG", "B-ORG").replace("I-MISC", "B-MISC").replace("I-LOC", "I-PER"))
-    assert data.tag_ids({"train": data.read_conll(path)}, data.NER_TAGS)["train"]["ner_tags"] == [[3, 0, 7, 0], [1, 2]]
+    assert builtin.tag_ids({"train": builtin.read_conll(path)}, builtin.NER_TAGS)["train"]["ner_tags"] == [[3, 0, 7, 0], [1, 2]]
 
 
 def test_the_real_conll_files_are_iob2(conll):
     # read_conll rejects IOB1 (the conll fixture would fail); check the rule independently here
-    for split in data.SPLITS:
+    for split in builtin.SPLITS:
         for tags in conll[split]["ner_tags"]:
-            names = ["O"] + [data.NER_TAGS[t] for t in tags]
+            names = ["O"] + [builtin.NER_TAGS[t] for t in tags]
             assert all(b[2:] == a[2:] for a, b in zip(names, names[1:]) if b.startswith("I-"))
 
 
@@ -231,33 +232,33 @@ def test_a_hub_dataset_without_a_split_is_an_error(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", lambda repo_id, revision: only_train)
     with pytest.raises(PipelineError, match="'some/repo': no validation, test split; it has train; "
                                             "expected train, validation, test"):
-        data.rotten_tomatoes_from_hub("some/repo", "main")
+        builtin.rotten_tomatoes_from_hub("some/repo", "main")
 
 
 def test_hub_labels_are_matched_by_name_and_other_names_are_an_error():
     feature = datasets.ClassLabel(names=["pos", "neg"])
-    assert data._label_map(feature, data.SENTIMENT_LABELS, "x") == {0: 1, 1: 0}
+    assert builtin._label_map(feature, builtin.SENTIMENT_LABELS, "x") == {0: 1, 1: 0}
     with pytest.raises(PipelineError, match=r"dataset r@abc: ner_tags: label names \['O', 'B-PERSON'\]"):
-        data._label_map(datasets.ClassLabel(names=["O", "B-PERSON"]), data.NER_TAGS, "r@abc: ner_tags")
+        builtin._label_map(datasets.ClassLabel(names=["O", "B-PERSON"]), builtin.NER_TAGS, "r@abc: ner_tags")
     with pytest.raises(PipelineError, match="label names None"):
-        data._label_map(datasets.Value("int64"), data.SENTIMENT_LABELS, "x")
+        builtin._label_map(datasets.Value("int64"), builtin.SENTIMENT_LABELS, "x")
 
 
 def test_a_missing_prepared_split_says_to_run_prepare(tmp_path):
     with pytest.raises(PipelineError, match=r"conll2003/train\.parquet not found: the data is not prepared "
                                             r"yet; run `dvc repro prepare`"):
-        data.read_split(tmp_path / "conll2003", "train")
+        prepared.read_split(tmp_path / "conll2003", "train")
 
 
 @pytest.mark.parametrize("stage", ["ner", "mlm_pretrain"])
 def test_stages_stop_before_loading_a_model_without_prepared_data(stage, tmp_path, monkeypatch, capsys):
     import importlib
 
-    from stages.lib import models
+    from stages.lib.models import loading
 
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(models, "resolve_model", lambda *a, **k: pytest.fail("loaded a model first"))
+    monkeypatch.setattr(loading, "resolve_model", lambda *a, **k: pytest.fail("loaded a model first"))
     with pytest.raises(SystemExit) as e:
         importlib.import_module(f"stages.{stage}").main()
     assert e.value.code == 2
@@ -307,6 +308,6 @@ def test_prepare_stops_with_exit_2_and_writes_nothing(tmp_path, raw_dir, bad, me
 
 def test_subset_is_seeded_and_mixes_classes():
     ds = datasets.Dataset.from_dict({"text": [str(i) for i in range(100)], "label": [1] * 50 + [0] * 50})
-    a, b = data.subset(ds, 20, seed=1), data.subset(ds, 20, seed=1)
+    a, b = prepared.subset(ds, 20, seed=1), prepared.subset(ds, 20, seed=1)
     assert a["text"] == b["text"] and len(a) == 20 and set(a["label"]) == {0, 1}
-    assert data.subset(ds, None, seed=1) is ds
+    assert prepared.subset(ds, None, seed=1) is ds

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from stages.lib import distributed
-from stages.lib.config import PipelineError
+from stages.lib.runtime import distributed
+from stages.lib.runtime.errors import PipelineError
 
 STAGES = {  # stage command -> (metrics file, metrics that two processes and one must agree on)
     ("fine_tune", "full"): ("metrics/fine_tune/full.json", ("test_accuracy", "validation_accuracy", "train_loss")),

@@ -1,4 +1,4 @@
-"""dvc.yaml tells the truth: each stage's deps list every project module its command imports."""
+"""dvc.yaml tells the truth: each stage's deps list every project module its command imports, and nothing\nelse (a package folder only where the stage imports every module in it)."""
 import ast
 import json
 import re
@@ -44,7 +44,20 @@ def closure(sources: list[str]) -> set[str]:
             continue
         seen.add(rel)
         todo.extend(imported_modules(path.read_text()))
-    return {f for f in seen if not f.endswith("__init__.py") or Path(REPO / f).stat().st_size}
+    return {f for f in seen if not docstring_only(REPO / f)}
+
+
+def docstring_only(path: Path) -> bool:
+    """A package's __init__ that only says what the package holds: no code to depend on."""
+    body = ast.parse(path.read_text()).body
+    return path.name == "__init__.py" and all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body)
+
+
+def code_files(dep: str) -> set[str]:
+    """A code dependency's modules: the file, or every module of a declared package folder."""
+    path = REPO / dep
+    files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return {f.relative_to(REPO).as_posix() for f in files if not docstring_only(f)}
 
 
 def notebook_code(path: Path) -> str:
@@ -59,7 +72,7 @@ def test_stage_deps_cover_every_imported_module(name):
     deps = [d for d in stage["deps"] if isinstance(d, str)]
     sources = [f"import {module}"] + [notebook_code(REPO / d) for d in deps if d.endswith(".ipynb")]
     needed = closure(sources)
-    declared = {d for d in deps if d.startswith("stages/") and d.endswith(".py")}
+    declared = set().union(*(code_files(d) for d in deps if d.startswith("stages/")))
     assert needed - declared == set(), f"{name}: imported but not in deps"
     assert declared - needed == set(), f"{name}: in deps but never imported"
 

@@ -4,14 +4,16 @@ and masked-LM task code."""
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from stages.lib import mlm, ner, settings
-from stages.lib.config import PipelineError
-from stages.lib.data import NER_SCHEMA, NER_TAGS, SENTIMENT_SCHEMA, write_splits
-from stages.lib.freezing import apply_freezing, count_parameters, encoder_blocks
-from stages.lib.models import with_prefix_spaces
-from stages.lib.sentiment import SentimentTask
-from stages.lib.settings import FreezeSpec
-from stages.lib.training import train_and_evaluate
+from stages.lib.tasks import mlm
+from stages.lib.tasks import ner
+from stages.lib.config import schema, settings
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.data.builtin import NER_SCHEMA, NER_TAGS, SENTIMENT_SCHEMA, write_splits
+from stages.lib.models.freezing import apply_freezing, count_parameters, encoder_blocks
+from stages.lib.models.loading import with_prefix_spaces
+from stages.lib.tasks.sentiment import SentimentTask
+from stages.lib.config.schema import FreezeSpec
+from stages.lib.training.loop import train_and_evaluate
 from tests import tiny_models
 from tests.conftest import bootstrap_settings
 from tests.prepared import CONLL2003, ROTTEN_TOMATOES
@@ -84,18 +86,18 @@ def test_pre_split_words_tokenize_as_the_sentence(family, checkpoints):
 def test_sentiment_ner_and_mlm_train_through_the_task_code(family, checkpoints, data):
     model = str(checkpoints[family])
     spec = FreezeSpec() if family == "albert" else FreezeSpec(freeze_embeddings=True, frozen_blocks=1)
-    hp = settings.validate(settings.Training, HP, "test")
+    hp = settings.validate(schema.Training, HP, "test")
     m = train_and_evaluate(SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",)), model, hp, data / "sentiment")
     assert 0 <= m["test_f1"] <= 1 and m["total_blocks"] == 2 and m["train_samples"] == 16
     assert (m["trainable_params"] < m["total_params"]) == (family != "albert")
 
-    hp = settings.validate(settings.NerTraining, {**HP, "label_all_subtokens": True}, "test")
+    hp = settings.validate(schema.NerTraining, {**HP, "label_all_subtokens": True}, "test")
     task = ner.NerTask(True, ["Maarten lives in Paris ."], bootstrap_settings(), CONLL2003)
     m = train_and_evaluate(task, model, hp, data / "conll")
     assert 0 <= m["test_entity_f1"] <= 1
     assert all(len(row["pred"]) == len(row["tokens"]) for row in task.predictions["test"])
 
-    hp = settings.validate(settings.MlmTraining, {**HP, "mlm_probability": 0.3, "masking": "whole_word"}, "test")
+    hp = settings.validate(schema.MlmTraining, {**HP, "mlm_probability": 0.3, "masking": "whole_word"}, "test")
     task = mlm.MlmTask(hp, ["What a [MASK] film ."], 3, ROTTEN_TOMATOES)
     m = train_and_evaluate(task, model, hp, data / "sentiment")
     assert m["mlm_head_pretrained"] == 1  # the tiny checkpoints are saved with their MLM head

@@ -1,9 +1,11 @@
 import pytest
 
-from stages.lib import data
-from stages.lib.config import PipelineError, load_params
-from stages.lib.fewshot import check_prepared, contrastive_pairs, draw_samples, learning_curve, save_model, train_setfit
-from stages.lib.settings import SetFit
+from stages.lib.data import builtin
+from stages.lib.data.prepared import read_split
+from stages.lib.config.params import load_params
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.tasks.setfit import check_prepared, contrastive_pairs, draw_samples, learning_curve, save_model, train_setfit
+from stages.lib.config.schema import SetFit
 from tests.conftest import REPO, bootstrap_settings
 from tests.prepared import ROTTEN_TOMATOES
 
@@ -20,21 +22,21 @@ SETTINGS = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42
 def prepared(raw_dir, tmp_path_factory):
     """data/prepared as the prepare stage writes it: the splits and 16 per class with seed 42."""
     out = tmp_path_factory.mktemp("prepared")
-    rt = data.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
-    data.write_splits(rt, data.SENTIMENT_SCHEMA, out / "classification")
-    fewshot = data.fewshot_sample(rt["train"], 16, 42)
-    data.write_splits({"train": fewshot}, data.SENTIMENT_SCHEMA, out / "fewshot")
+    rt = builtin.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
+    builtin.write_splits(rt, builtin.SENTIMENT_SCHEMA, out / "classification")
+    fewshot = builtin.fewshot_sample(rt["train"], 16, 42)
+    builtin.write_splits({"train": fewshot}, builtin.SENTIMENT_SCHEMA, out / "fewshot")
     return out
 
 
 @pytest.fixture(scope="module")
 def train(prepared):
-    return data.read_split(prepared / "classification", "train").to_dict()
+    return read_split(prepared / "classification", "train").to_dict()
 
 
 def test_learning_curve_draws_include_the_prepared_file(prepared, train):
     samples = draw_samples(train, [8, 16, 64], 42, WHERE, LABELS)
-    fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
+    fewshot_file = read_split(prepared / "fewshot", "train").to_dict()
     assert samples[16] == fewshot_file
     for n, sample in samples.items():
         assert sample["label"] == [0] * n + [1] * n and len(set(sample["text"])) == 2 * n
@@ -52,7 +54,7 @@ def test_samples_per_class_larger_than_a_class_names_the_parameter(train):
 def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):
     """A real run on the 32-example file, stopped after one step: setfit still builds the whole
     pair dataset (its length follows num_iterations; max_steps only caps the distinct pairs)."""
-    fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
+    fewshot_file = read_split(prepared / "fewshot", "train").to_dict()
     trainer, _, _ = train_setfit(MINILM, fewshot_file, LABELS, {**TINY, "num_iterations": 20, "max_steps": 1})
     assert trainer.st_trainer.state.global_step == 1
     assert contrastive_pairs(trainer) == 20 * 2 * 32 == 1280
@@ -65,9 +67,9 @@ def test_length_buckets_and_unique_sentences_train_the_body_as_the_padded_batche
     own padded batches; the encoder's own forward is back afterwards."""
     import torch
 
-    from stages.lib import fewshot
+    from stages.lib.tasks import setfit
 
-    load = fewshot.load_setfit_model
+    load = setfit.load_setfit_model
 
     def without_dropout(*args):
         model = load(*args)
@@ -76,8 +78,8 @@ def test_length_buckets_and_unique_sentences_train_the_body_as_the_padded_batche
                 module.p = 0.0
         return model
 
-    monkeypatch.setattr(fewshot, "load_setfit_model", without_dropout)
-    fewshot_file = data.read_split(prepared / "fewshot", "train").to_dict()
+    monkeypatch.setattr(setfit, "load_setfit_model", without_dropout)
+    fewshot_file = read_split(prepared / "fewshot", "train").to_dict()
     weights = {}
     for levers in ((False, False), (True, False), (False, True), (True, True)):
         trainer, _, _ = train_setfit(MINILM, fewshot_file, LABELS, {**TINY, "max_steps": 2}, "fp32", *levers)
@@ -100,7 +102,7 @@ def test_distinct_rows_key_on_the_real_tokens():
     it; the batch is cut to its longest sentence; left padding and unlike features are refused."""
     import torch
 
-    from stages.lib.pair_loss import distinct_rows
+    from stages.lib.tasks.pair_loss import distinct_rows
 
     a = {"input_ids": torch.tensor([[5, 6, 7, 0], [5, 6, 0, 0]]), "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]),
          "modality": "text"}
@@ -128,7 +130,7 @@ def test_tiny_end_to_end_run(prepared, tmp_path):
     metrics, predictions, model = learning_curve(MINILM, prepared / "classification", prepared / "fewshot", [4], 4,
                                                  cfg, 42, WHERE, bootstrap_settings(), LABELS)
     save_model(model, out, MINILM, cfg, metrics, load_params(REPO / "params.yaml"), ROTTEN_TOMATOES)
-    test = data.read_split(prepared / "classification", "test")
+    test = read_split(prepared / "classification", "test")
     assert len(predictions) == 64 and all(test[p["row"]]["label"] == p["gold"] for p in predictions)
     assert [p["seed"] for p in predictions] == [42] * 32 + [7] * 32
     low, high = metrics["test_f1_ci95"]

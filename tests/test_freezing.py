@@ -2,9 +2,9 @@ import pytest
 from transformers import (BertConfig, BertForSequenceClassification, MPNetConfig,
                           MPNetForSequenceClassification)
 
-from stages.lib.config import PipelineError
-from stages.lib.freezing import apply_freezing, count_parameters, encoder_blocks
-from stages.lib.settings import FreezeSpec
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.models.freezing import apply_freezing, count_parameters, encoder_blocks
+from stages.lib.config.schema import FreezeSpec
 
 
 def frozen_names(model):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from stages.lib import data
+from stages.lib.data import builtin
 from tests import standin_hub
 from tests.conftest import REPO, copy_repo, hub_env
 
@@ -46,11 +46,11 @@ def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(
     assert sources["classification"]["rows_per_class"]["test"] == {"neg": 533, "pos": 533}
     assert sources["ner"]["rows"] == {"train": 14041, "validation": 3250, "test": 3453}
     assert sources["ner"]["repeating_a_training_row"] == {"validation": 193, "test": 126}
-    for name, rows, schema in (("classification", data.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"),
-                                data.SENTIMENT_SCHEMA),
-                               ("ner", data.conll_from_raw(raw_dir / "conll2003"), data.NER_SCHEMA)):
-        data.write_splits(rows, schema, tmp_path / "raw" / name)
-        for split in data.SPLITS:
+    for name, rows, schema in (("classification", builtin.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"),
+                                builtin.SENTIMENT_SCHEMA),
+                               ("ner", builtin.conll_from_raw(raw_dir / "conll2003"), builtin.NER_SCHEMA)):
+        builtin.write_splits(rows, schema, tmp_path / "raw" / name)
+        for split in builtin.SPLITS:
             assert (repo / "data/prepared" / name / f"{split}.parquet").read_bytes() == \
                    (tmp_path / "raw" / name / f"{split}.parquet").read_bytes(), (name, split)
 

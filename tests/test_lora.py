@@ -4,10 +4,11 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from stages.lib.config import PipelineError
-from stages.lib.freezing import count_parameters, encoder_blocks
-from stages.lib.lora import apply_lora, head_modules, merged
-from stages.lib.settings import FreezeSpec, Lora, validate
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.models.freezing import count_parameters, encoder_blocks
+from stages.lib.models.lora import apply_lora, head_modules, merged
+from stages.lib.config.settings import validate
+from stages.lib.config.schema import FreezeSpec, Lora
 from tests import tiny_models
 
 LORA = Lora(rank=4, alpha=8, dropout=0.0)

@@ -1,7 +1,7 @@
 """Scores, on hand-made cases whose right answer is worked out in the comments."""
 import pytest
 
-from stages.lib.metrics import book_token_f1, classification_metrics, entity_metrics
+from stages.lib.scoring.metrics import book_token_f1, classification_metrics, entity_metrics
 
 TYPES = ["PER", "ORG", "LOC", "MISC"]
 

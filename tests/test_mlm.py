@@ -5,12 +5,13 @@ import datasets
 import pytest
 import torch
 
-from stages.lib import mlm, settings
-from stages.lib.config import PipelineError
-from stages.lib.data import SENTIMENT_SCHEMA, rotten_tomatoes_from_raw, write_splits
-from stages.lib.models import resolve_model
-from stages.lib.paths import RunOutputs
-from stages.lib.training import train_and_evaluate
+from stages.lib.tasks import mlm
+from stages.lib.config import schema, settings
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.data.builtin import SENTIMENT_SCHEMA, rotten_tomatoes_from_raw, write_splits
+from stages.lib.models.loading import resolve_model
+from stages.lib.config.paths import RunOutputs
+from stages.lib.training.loop import train_and_evaluate
 from tests.prepared import ROTTEN_TOMATOES
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -114,7 +115,7 @@ def test_pretrain_a_tiny_run(tmp_path, raw_dir):
     data = tmp_path / "rotten_tomatoes"
     write_splits(rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"), SENTIMENT_SCHEMA, data)
     probes = ["What a horrible [MASK]!", "This movie is a [MASK]."]
-    hp = settings.validate(settings.MlmTraining, {**HP, "mlm_probability": 0.15, "masking": "whole_word"}, "test")
+    hp = settings.validate(schema.MlmTraining, {**HP, "mlm_probability": 0.15, "masking": "whole_word"}, "test")
     task = mlm.MlmTask(hp, probes, 3, ROTTEN_TOMATOES)
     metrics = train_and_evaluate(task, MINILM, hp, data, RunOutputs(tmp_path / "m.json", tmp_path / "model"))
     report = task.report
@@ -130,7 +131,7 @@ def test_pretrain_a_tiny_run(tmp_path, raw_dir):
 
 
 def test_the_repository_params_define_mlm_for_every_profile():
-    from stages.lib.config import load_params
+    from stages.lib.config.params import load_params
     from tests.conftest import REPO
 
     params = load_params(REPO / "params.yaml")

@@ -3,40 +3,40 @@ from pathlib import Path
 
 import pytest
 
-from stages.lib import models
-from stages.lib.config import PipelineError
-from stages.lib.data import NER_TAGS
+from stages.lib.models import loading
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.data.builtin import NER_TAGS
 
 
 def test_minilm_resolves_to_its_package():
-    path = Path(models.resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
+    path = Path(loading.resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
     config = json.loads((path / "config.json").read_text())
     assert config["model_type"] == "bert" and config["num_hidden_layers"] == 6
 
 
 def test_mpnet_is_reassembled_once_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ENCODER_FT_CACHE", str(tmp_path))
-    path = Path(models.resolve_model("sentence-transformers/all-mpnet-base-v2"))
+    path = Path(loading.resolve_model("sentence-transformers/all-mpnet-base-v2"))
     assert path == tmp_path / "all-mpnet-base-v2"
     config = json.loads((path / "config.json").read_text())
     assert config["model_type"] == "mpnet" and config["num_hidden_layers"] == 12
     assert (path / "model.safetensors").stat().st_size > 400_000_000
     assert [p.name for p in tmp_path.iterdir()] == ["all-mpnet-base-v2"]  # no leftovers
-    monkeypatch.setattr(models, "_mpnet_part_files", lambda: pytest.fail("reassembled twice"))
-    assert Path(models.resolve_model("sentence-transformers/all-mpnet-base-v2")) == path
+    monkeypatch.setattr(loading, "_mpnet_part_files", lambda: pytest.fail("reassembled twice"))
+    assert Path(loading.resolve_model("sentence-transformers/all-mpnet-base-v2")) == path
 
 
 def test_local_folder_and_hub_ids(tmp_path):
-    assert models.resolve_model(str(tmp_path)) == str(tmp_path)
-    assert models.resolve_model("bert-base-cased") == "bert-base-cased"  # left to the Hub
+    assert loading.resolve_model(str(tmp_path)) == str(tmp_path)
+    assert loading.resolve_model("bert-base-cased") == "bert-base-cased"  # left to the Hub
     with pytest.raises(PipelineError, match="is not a folder"):
-        models.resolve_model("./no/such/model")
+        loading.resolve_model("./no/such/model")
 
 
 def test_unknown_model_offline_says_how_to_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(PipelineError, match="Hub is unreachable.*local copy"):
-        models.load_sequence_classifier("no-such-org/no-such-model", ("neg", "pos"))
+        loading.load_sequence_classifier("no-such-org/no-such-model", ("neg", "pos"))
 
 
 # ---- a checkpoint's labels against the task's ------------------------------------------------
@@ -45,7 +45,7 @@ def test_unknown_model_offline_says_how_to_fix(monkeypatch):
 def tokenizer():
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(models.resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
+    return AutoTokenizer.from_pretrained(loading.resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
 
 
 def save_tiny(folder: Path, model_class, tokenizer, labels=None) -> Path:
@@ -66,7 +66,7 @@ def test_a_ner_checkpoint_for_sentiment_names_folder_and_labels(tmp_path, tokeni
 
     folder = save_tiny(tmp_path / "ner-model", BertForTokenClassification, tokenizer, NER_TAGS)
     with pytest.raises(PipelineError) as e:
-        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+        loading.load_sequence_classifier(str(folder), ("neg", "pos"))
     message = str(e.value)
     assert f"model '{folder}'" in message
     assert "labels ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC'] " \
@@ -79,13 +79,13 @@ def test_a_sentiment_checkpoint_with_other_label_names(tmp_path, tokenizer):
 
     folder = save_tiny(tmp_path / "sst2", BertForSequenceClassification, tokenizer, ("NEGATIVE", "POSITIVE"))
     with pytest.raises(PipelineError, match=r"sst2'.*labels \['NEGATIVE', 'POSITIVE'\].*needs \['neg', 'pos'\]"):
-        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+        loading.load_sequence_classifier(str(folder), ("neg", "pos"))
     folder = save_tiny(tmp_path / "swapped", BertForSequenceClassification, tokenizer, ("pos", "neg"))
     with pytest.raises(PipelineError, match=r"swapped'.*labels \['pos', 'neg'\].*needs \['neg', 'pos'\]"):
-        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+        loading.load_sequence_classifier(str(folder), ("neg", "pos"))
     with pytest.raises(PipelineError, match=r"labels \['pos', 'neg'\] and a BertForSequenceClassification "
                                             r"head; this task needs \['O', 'B-PER'"):
-        models.load_token_classifier(str(folder), NER_TAGS)
+        loading.load_token_classifier(str(folder), NER_TAGS)
 
 
 def test_an_unnamed_head_of_another_size_is_an_error(tmp_path, tokenizer):
@@ -98,7 +98,7 @@ def test_an_unnamed_head_of_another_size_is_an_error(tmp_path, tokenizer):
                                ).save_pretrained(folder)
     with pytest.raises(PipelineError, match=r"labels \['LABEL_0', .*'LABEL_8'\] and a "
                                             r"BertForTokenClassification head; this task needs \['neg', 'pos'\]"):
-        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+        loading.load_sequence_classifier(str(folder), ("neg", "pos"))
 
 
 def test_inconsistent_id2label_and_label2id(tmp_path, tokenizer):
@@ -109,7 +109,7 @@ def test_inconsistent_id2label_and_label2id(tmp_path, tokenizer):
     config["label2id"] = {"neg": 1, "pos": 0}
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(PipelineError, match=r"id2label \['neg', 'pos'\] but label2id \['pos', 'neg'\]"):
-        models.load_sequence_classifier(str(folder), ("neg", "pos"))
+        loading.load_sequence_classifier(str(folder), ("neg", "pos"))
 
 
 @pytest.mark.parametrize("model_class", ["BertModel", "BertForMaskedLM"])
@@ -117,9 +117,9 @@ def test_a_base_model_gets_a_fresh_head(tmp_path, tokenizer, model_class):
     import transformers
 
     folder = save_tiny(tmp_path / "base", getattr(transformers, model_class), tokenizer)
-    _, model = models.load_sequence_classifier(str(folder), ("neg", "pos"))
+    _, model = loading.load_sequence_classifier(str(folder), ("neg", "pos"))
     assert model.config.id2label == {0: "neg", 1: "pos"} and model.classifier.out_features == 2
-    _, model = models.load_token_classifier(str(folder), NER_TAGS)
+    _, model = loading.load_token_classifier(str(folder), NER_TAGS)
     assert model.config.id2label == dict(enumerate(NER_TAGS)) and model.classifier.out_features == 9
 
 
@@ -129,10 +129,10 @@ def test_a_checkpoint_with_the_tasks_labels_keeps_its_head(tmp_path, tokenizer):
 
     folder = save_tiny(tmp_path / "sentiment", BertForSequenceClassification, tokenizer, ("neg", "pos"))
     saved = BertForSequenceClassification.from_pretrained(folder).classifier.weight
-    _, model = models.load_sequence_classifier(str(folder), ("neg", "pos"))
+    _, model = loading.load_sequence_classifier(str(folder), ("neg", "pos"))
     assert torch.equal(model.classifier.weight, saved)
 
 
 def test_the_packaged_minilm_has_no_task_labels_and_loads():
-    _, model = models.load_sequence_classifier("sentence-transformers/all-MiniLM-L6-v2", ("neg", "pos"))
+    _, model = loading.load_sequence_classifier("sentence-transformers/all-MiniLM-L6-v2", ("neg", "pos"))
     assert model.config.id2label == {0: "neg", 1: "pos"}

@@ -2,12 +2,14 @@ import json
 
 import pytest
 
-from stages.lib import ner, settings
-from stages.lib.config import PipelineError
-from stages.lib.data import NER_SCHEMA, NER_TAGS, conll_from_raw, read_split, write_splits
-from stages.lib.paths import RunOutputs
-from stages.lib.outputs import write_jsonl
-from stages.lib.training import train_and_evaluate
+from stages.lib.tasks import ner
+from stages.lib.config import schema, settings
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.data.builtin import NER_SCHEMA, NER_TAGS, conll_from_raw, write_splits
+from stages.lib.data.prepared import read_split
+from stages.lib.config.paths import RunOutputs
+from stages.lib.runtime.outputs import write_jsonl
+from stages.lib.training.loop import train_and_evaluate
 from tests.conftest import bootstrap_settings
 from tests.prepared import CONLL2003
 
@@ -25,7 +27,7 @@ def ids(*tags):
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from stages.lib.models import resolve_model
+    from stages.lib.models.loading import resolve_model
 
     return AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
 
@@ -90,7 +92,7 @@ def test_settings_name_the_bad_parameter():
 def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
     data = tmp_path / "ner"
     write_splits(conll_from_raw(raw_dir / "conll2003"), NER_SCHEMA, data)
-    hp = settings.validate(settings.NerTraining, {**HP, "label_all_subtokens": True}, "test")
+    hp = settings.validate(schema.NerTraining, {**HP, "label_all_subtokens": True}, "test")
     sentences = ["My name is Maarten.", "Homer lives in Springfield."]
     task = ner.NerTask(True, sentences, bootstrap_settings(), CONLL2003)
     metrics = train_and_evaluate(task, "sentence-transformers/all-MiniLM-L6-v2", hp, data,
@@ -120,7 +122,7 @@ def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
 
 
 def test_the_repository_params_define_ner_for_every_profile():
-    from stages.lib.config import load_params
+    from stages.lib.config.params import load_params
     from tests.conftest import REPO
 
     params = load_params(REPO / "params.yaml")
@@ -135,14 +137,14 @@ def test_predictions_keep_the_dataset_order_under_length_grouping(tokenizer, raw
     import datasets
     from transformers import DataCollatorForTokenClassification
 
-    from stages.lib.models import load_token_classifier
-    from stages.lib.trainer import make_trainer, trainer_dir
+    from stages.lib.models.loading import load_token_classifier
+    from stages.lib.training.trainer import make_trainer, trainer_dir
 
     sentences = conll_from_raw(raw_dir / "conll2003")["test"]
     ds = ner.tokenize(datasets.Dataset.from_dict({k: v[:40] for k, v in sentences.items()}), tokenizer, True)
     _, model = load_token_classifier("sentence-transformers/all-MiniLM-L6-v2", NER_TAGS)
     with trainer_dir() as tmp:
-        hp = settings.validate(settings.Training, {**HP, "group_by_length": True, "batch_size": 4}, "test")
+        hp = settings.validate(schema.Training, {**HP, "group_by_length": True, "batch_size": 4}, "test")
         trainer = make_trainer(model, tokenizer, ds, hp, tmp, collator=DataCollatorForTokenClassification(tokenizer))
         out = trainer.predict(ds)
     for row, labels in zip(out.label_ids.tolist(), ds["labels"]):

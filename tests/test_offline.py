@@ -12,8 +12,10 @@ import torch
 import yaml
 
 from stages import prepare
-from stages.lib import data, models
-from stages.lib.config import load_params
+from stages.lib.data import builtin
+from stages.lib.data.prepared import read_split
+from stages.lib.models import loading
+from stages.lib.config.params import load_params
 from tests.conftest import REPO
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -65,15 +67,15 @@ def test_prepare_and_the_packaged_model_run_offline(no_network, raw_dir, tmp_pat
     assert sorted(p.name for p in prepared.iterdir()) == ["classification", "classification.json", "fewshot", "ner", "ner.json", "sources.json"]
     for folder, md5 in RECORDED.items():
         assert dvc_dir_md5(prepared / folder) == md5, folder
-    reviews = data.read_split(prepared / "classification", "test")
-    sentences = data.read_split(prepared / "ner", "test")
+    reviews = read_split(prepared / "classification", "test")
+    sentences = read_split(prepared / "ner", "test")
     assert (len(reviews), len(sentences)) == (1066, 3453)
 
-    tokenizer, model = models.load_sequence_classifier(MINILM, data.SENTIMENT_LABELS)
+    tokenizer, model = loading.load_sequence_classifier(MINILM, builtin.SENTIMENT_LABELS)
     batch = tokenizer(reviews["text"][:4], padding=True, truncation=True, return_tensors="pt")
     with torch.no_grad():
         assert model(**batch).logits.shape == (4, 2)
-    tokenizer, model = models.load_token_classifier(MINILM, data.NER_TAGS)
+    tokenizer, model = loading.load_token_classifier(MINILM, builtin.NER_TAGS)
     batch = tokenizer(sentences["tokens"][:2], is_split_into_words=True, padding=True, return_tensors="pt")
     with torch.no_grad():
         assert model(**batch).logits.shape == (2, batch["input_ids"].shape[1], 9)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from stages.lib.outputs import atomic_dir, write_json, write_text
+from stages.lib.runtime.outputs import atomic_dir, write_json, write_text
 
 
 def test_a_failed_block_leaves_the_old_folder_and_no_temporary_one(tmp_path):

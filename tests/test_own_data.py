@@ -1,4 +1,4 @@
-"""Your own data (stages.lib.own_data): local files and Hub datasets in place of Rotten Tomatoes and
+"""Your own data (stages.lib.data.own_data): local files and Hub datasets in place of Rotten Tomatoes and
 CoNLL-2003, every bad input as one line naming the file, line and column, and the prepare stage
 writing nothing when one is bad."""
 import json
@@ -13,11 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from stages.lib import data, own_data
-from stages.lib import own_ner as ner_data  # own_ner below: the params helper
-from stages.lib.text_files import TEXT
-from stages.lib.config import PipelineError, load_params
-from stages.lib.settings import OwnClassification, OwnNer
+from stages.lib.data import builtin, prepared
+from stages.lib.data import own_data
+from stages.lib.data import own_ner as ner_data  # own_ner below: the params helper
+from stages.lib.data.text_files import TEXT
+from stages.lib.config.params import load_params
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.config.schema import OwnClassification, OwnNer
 from tests.conftest import REPO, copy_repo, offline_env
 
 PARAMS = load_params(REPO / "params.yaml")["data"]
@@ -98,8 +100,8 @@ def test_a_hub_dataset_with_class_names(monkeypatch):
     features = datasets.Features({"sentence": datasets.Value("string"),
                                   "y": datasets.ClassLabel(names=["sad", "happy", "angry"])})
     split = datasets.Dataset.from_dict({"sentence": ["a", "b", "c", "d"], "y": [0, 1, 2, 1]}, features=features)
-    hub = datasets.DatasetDict({s: split for s in data.SPLITS})
-    monkeypatch.setattr(data, "load_hub_dataset", lambda repo, revision, hint: (hub, "c" * 40))
+    hub = datasets.DatasetDict({s: split for s in builtin.SPLITS})
+    monkeypatch.setattr(builtin, "load_hub_dataset", lambda repo, revision, hint: (hub, "c" * 40))
     splits, names, commit = own_data.classification_from_hub(own(dataset="me/moods", text_column="sentence",
                                                                  label_column="y"))
     assert names == ["sad", "happy", "angry"] and splits["test"]["label"] == [0, 1, 2, 1] and commit == "c" * 40
@@ -212,8 +214,8 @@ def test_a_hub_ner_dataset_is_mapped_onto_the_canonical_tag_order(monkeypatch):
                                   "tags": datasets.Sequence(datasets.ClassLabel(names=names))})
     split = datasets.Dataset.from_dict({"words": [["a", "cat", "in", "New", "York"]], "tags": [[1, 3, 1, 0, 2]]},
                                        features=features)
-    monkeypatch.setattr(data, "load_hub_dataset",
-                        lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in data.SPLITS}), "d" * 40))
+    monkeypatch.setattr(builtin, "load_hub_dataset",
+                        lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in builtin.SPLITS}), "d" * 40))
     splits, tags, _ = ner_data.ner_from_hub(own_ner(dataset="me/zoo", tokens_column="words", tags_column="tags"))
     assert tags == ("O", "B-ANIMAL", "I-ANIMAL", "B-LOC", "I-LOC")
     assert splits["train"]["ner_tags"] == [[0, 1, 0, 3, 4]]
@@ -221,8 +223,8 @@ def test_a_hub_ner_dataset_is_mapped_onto_the_canonical_tag_order(monkeypatch):
 
 def test_a_hub_dataset_whose_label_column_holds_no_classes_names_its_columns(monkeypatch):
     split = datasets.Dataset.from_dict({"sentence": ["a", "b"], "y": [0.25, 0.75]})
-    monkeypatch.setattr(data, "load_hub_dataset",
-                        lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in data.SPLITS}), "e" * 40))
+    monkeypatch.setattr(builtin, "load_hub_dataset",
+                        lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in builtin.SPLITS}), "e" * 40))
     with pytest.raises(PipelineError, match=(
             r"^dataset me/scores at main \(commit e{40}\): column 'y' \(params\.yaml: data\.classification\.label_column\) "
             r"is not a class label, an integer or a string; columns: sentence \(string\), y \(float64\)$")):
@@ -231,8 +233,8 @@ def test_a_hub_dataset_whose_label_column_holds_no_classes_names_its_columns(mon
 
 def test_a_hub_ner_dataset_whose_tags_are_not_class_labels_names_its_columns(monkeypatch):
     split = datasets.Dataset.from_dict({"words": [["a", "cat"]], "tags": [["O", "B-ANIMAL"]]})
-    monkeypatch.setattr(data, "load_hub_dataset",
-                        lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in data.SPLITS}), "d" * 40))
+    monkeypatch.setattr(builtin, "load_hub_dataset",
+                        lambda repo, revision, hint: (datasets.DatasetDict({s: split for s in builtin.SPLITS}), "d" * 40))
     with pytest.raises(PipelineError, match=(
             r"^dataset me/zoo at v2 \(commit d{40}\): column 'tags' \(params\.yaml: data\.ner\.tags_column\) is "
             r"(Sequence|List), not a sequence of ClassLabel tags; columns: words \(\w+\), tags \(\w+\)$")):
@@ -249,7 +251,7 @@ def prepare(repo, **data_params):
                           env={**env, "HF_HUB_OFFLINE": "1"})
 
 
-def prepared(repo) -> list[str]:
+def written(repo) -> list[str]:
     """What prepare wrote (DVC's .gitignore, a tracked file, aside)."""
     folder = repo / "data/prepared"
     return [p.name for p in folder.iterdir() if p.name != ".gitignore"] if folder.is_dir() else []
@@ -264,13 +266,13 @@ def test_prepare_writes_your_data_and_its_names(tmp_path):
                    ner={**PARAMS["ner"], "dataset": str(recipes), "tag_column": 1})
     assert proc.returncode == 0, proc.stderr
     described = {task: json.loads((repo / f"data/prepared/{task}.json").read_text()) for task in ("classification", "ner")}
-    assert described["classification"] == data.describe("tickets", str(csv), False, ["bug", "feature", "question"],
+    assert described["classification"] == builtin.describe("tickets", str(csv), False, ["bug", "feature", "question"],
                                                         False)
     assert described["ner"]["labels"] == ["O", "B-ING", "I-ING", "B-QTY", "I-QTY"]
     sources = json.loads((repo / "data/prepared/sources.json").read_text())
     assert sources["classification"]["source"] == "local" and set(sources["ner"]["md5"]) == {"dev.txt", "test.txt",
                                                                                              "train.txt"}
-    assert len(data.read_split(repo / "data/prepared/fewshot", "train")) == 3 * PARAMS["fewshot_per_class"]
+    assert len(prepared.read_split(repo / "data/prepared/fewshot", "train")) == 3 * PARAMS["fewshot_per_class"]
     assert "classification (tickets, 3 classes): train 96, validation 12, test 12" in proc.stdout
 
 
@@ -284,7 +286,7 @@ def test_a_class_too_small_for_the_fewshot_sample_is_named_with_its_rows(tmp_pat
     assert re.fullmatch(rf"error: params\.yaml: data\.fewshot_per_class = 18 exceeds the \d+ training rows of class "
                         rf"'\w+' in {csv} \(rows per split: train \d+, validation \d+, test \d+\); accepted: at most \d+, "
                         r"or more rows of that class", line), line
-    assert not prepared(repo)
+    assert not written(repo)
 
 
 def test_prepare_with_a_bad_file_exits_2_and_writes_nothing(tmp_path):
@@ -294,9 +296,9 @@ def test_prepare_with_a_bad_file_exits_2_and_writes_nothing(tmp_path):
     proc = prepare(repo, classification={**PARAMS["classification"], "dataset": str(bad)})
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [f"error: {bad}:3: not valid UTF-8 (byte 0xff at column 1); accepted: {TEXT}"]
-    assert not prepared(repo)
+    assert not written(repo)
     proc = prepare(repo, classification={**PARAMS["classification"], "split": [0.5, 0.6, 0.1]})
-    assert proc.returncode == 2 and "data.classification.split" in proc.stderr and not prepared(repo)
+    assert proc.returncode == 2 and "data.classification.split" in proc.stderr and not written(repo)
 
 
 # ---- end to end: the README's commands on a three-class CSV and a CoNLL folder ------------------
@@ -332,7 +334,7 @@ def test_your_own_data_through_dvc_and_predict(tmp_path):
     assert "macro-F1 over the 3 classes" in card and "tickets (`tickets.csv`, local)" in card
     setfit = json.loads((repo / "metrics/setfit.json").read_text())
     assert {"test_f1_bug", "test_f1_feature", "test_f1_question"} <= set(setfit)
-    assert len(data.read_split(repo / "data/prepared/fewshot", "train")) == 3 * PARAMS["fewshot_per_class"]
+    assert len(prepared.read_split(repo / "data/prepared/fewshot", "train")) == 3 * PARAMS["fewshot_per_class"]
     ner = json.loads((repo / "metrics/ner.json").read_text())
     assert {"test_f1_ING", "test_f1_QTY"} <= set(ner) and "test_f1_PER" not in ner
     out = sh("python", "-m", "tools.predict", "--task", "sentiment", input="the app crashes\nadd dark mode\n")

@@ -1,7 +1,7 @@
 """precision: auto picks native bf16, else fp16 on CUDA, else fp32; devices are not forced to the CPU."""
 import pytest
 
-from stages.lib import precision
+from stages.lib.runtime import precision
 
 
 @pytest.fixture
@@ -59,8 +59,8 @@ def test_an_explicit_choice_is_kept(machine, choice):
 
 def test_trainer_arguments_follow_the_precision(machine, tmp_path):
     """The Trainer gets bf16/fp16 flags from the precision and no use_cpu override."""
-    from stages.lib.settings import Training
-    from stages.lib.trainer import make_trainer
+    from stages.lib.config.schema import Training
+    from stages.lib.training.trainer import make_trainer
 
     hp = Training(learning_rate=2e-5, batch_size=4, epochs=1, weight_decay=0.0, seed=1, precision="fp32",
                   group_by_length=False, max_train_samples=None, max_eval_samples=None, logging_steps=1)

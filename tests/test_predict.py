@@ -1,4 +1,4 @@
-"""The predict command (tools/predict.py, stages/lib/predict.py) on the three kinds of model the
+"""The predict command (tools/predict.py, stages/lib/models/predict.py) on the three kinds of model the
 pipeline writes, built here from MiniLM (heads untrained or set by hand), and on bad input."""
 import io
 import json
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from stages.lib import predict
-from stages.lib.config import PipelineError
-from stages.lib.models import resolve_model
+from stages.lib.models import predict
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.models.loading import resolve_model
 from tests.conftest import REPO, offline_env
 from tools.predict import main
 

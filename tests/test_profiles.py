@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stages.lib import settings
-from stages.lib.config import load_params
+from stages.lib.config import settings
+from stages.lib.config.params import load_params
 from tests.conftest import copy_repo, offline_env
 
 EXPECTED = {  # profile -> (sweep points, embeddings frozen at every point)

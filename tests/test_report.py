@@ -4,7 +4,7 @@ import re
 import shutil
 
 from stages import report
-from stages.lib import paths
+from stages.lib.config import paths
 from tests.conftest import REPO
 
 

@@ -1,10 +1,11 @@
-"""A run repeated over seeds, combined into one set of metrics (stages.lib.seeds)."""
+"""A run repeated over seeds, combined into one set of metrics (stages.lib.scoring.seeds)."""
 import numpy as np
 import pytest
 
-from stages.lib import seeds, stats
-from stages.lib.data import SENTIMENT_LABELS
-from stages.lib.metrics import score_classifier
+from stages.lib.scoring import seeds
+from stages.lib.scoring import stats
+from stages.lib.data.builtin import SENTIMENT_LABELS
+from stages.lib.scoring.metrics import score_classifier
 from tests.conftest import bootstrap_settings
 
 RNG = np.random.default_rng(3)

@@ -4,9 +4,11 @@ import copy
 
 import pytest
 
-from stages.lib import precision, settings
-from stages.lib.config import PipelineError, load_params
-from stages.lib.settings import FreezeSpec
+from stages.lib.runtime import precision
+from stages.lib.config import schema, settings
+from stages.lib.config.params import load_params
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.config.schema import FreezeSpec
 from tests.conftest import REPO
 
 HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01, "seed": 42,
@@ -24,7 +26,7 @@ def params():
 
 
 def training(hp: dict, where: str = "x"):
-    return settings.validate(settings.Training, hp, where)
+    return settings.validate(schema.Training, hp, where)
 
 
 # ---- the repository's params.yaml ----------------------------------------------------------

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from stages.lib import stats
-from stages.lib.data import SENTIMENT_LABELS
-from stages.lib.metrics import book_token_f1, entity_metrics, score_classifier
+from stages.lib.scoring import stats
+from stages.lib.data.builtin import SENTIMENT_LABELS
+from stages.lib.scoring.metrics import book_token_f1, entity_metrics, score_classifier
 from tests.conftest import bootstrap_settings
 
 RNG = np.random.default_rng(7)

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from stages.lib import sweep
-from stages.lib.config import PipelineError
-from stages.lib.paths import sweep_point
+from stages.lib.scoring import sweep
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.config.paths import sweep_point
 
 
 def write_points(folder, f1s_by_frozen, seeds=(1, 2), total_blocks=6):

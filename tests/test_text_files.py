@@ -1,4 +1,4 @@
-"""Property-based tests of the own-data readers (stages/lib/text_files.py, stages/lib/own_data.py):
+"""Property-based tests of the own-data readers (stages/lib/data/text_files.py, stages/lib/data/own_data.py):
 files written as spreadsheets, pandas, notebooks and annotation tools write them, with random texts
 (quotes, separators, line breaks, non-ASCII), random label sets and spellings, and random
 corruptions. Every generated file reads to exactly the rows a reference reader gives (the csv module,
@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages.lib import own_data, own_ner, text_files
-from stages.lib.config import PipelineError
-from stages.lib.settings import OwnClassification
+from stages.lib.data import own_data
+from stages.lib.data import own_ner
+from stages.lib.data import text_files
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.config.schema import OwnClassification
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 KEYS = ("data.classification.text_column", "data.classification.label_column")

@@ -1,9 +1,10 @@
 """The Trainer as the stages use it: batches, arguments."""
 import datasets
 
-from stages.lib.sentiment import SentimentTask
-from stages.lib.settings import FreezeSpec, Training, validate
-from stages.lib.trainer import make_trainer
+from stages.lib.tasks.sentiment import SentimentTask
+from stages.lib.config.settings import validate
+from stages.lib.config.schema import FreezeSpec, Training
+from stages.lib.training.trainer import make_trainer
 from tests.conftest import bootstrap_settings
 from tests.prepared import ROTTEN_TOMATOES
 
@@ -18,7 +19,7 @@ def test_length_grouping_keeps_every_example_once_an_epoch_and_cuts_padding(tmp_
 
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from stages.lib.models import resolve_model
+    from stages.lib.models.loading import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
     rng = random.Random(0)
@@ -52,7 +53,7 @@ def test_predictions_come_back_in_dataset_order(tmp_path):
     from transformers import (AutoTokenizer, BertConfig, BertForSequenceClassification, BertForTokenClassification,
                               DataCollatorForTokenClassification, Trainer)
 
-    from stages.lib.models import resolve_model
+    from stages.lib.models.loading import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
     lengths = [3, 40, 7, 25, 1, 60, 12, 33, 5, 48] * 32  # batches of 64 in dataset order mix them

@@ -7,12 +7,13 @@ import datasets
 import pytest
 from huggingface_hub import ModelCard
 
-from stages.lib import cards, settings
-from stages.lib.data import SENTIMENT_SCHEMA, describe, write_splits
-from stages.lib.metrics import classification_metrics
-from stages.lib.models import load_sequence_classifier
-from stages.lib.paths import RunOutputs
-from stages.lib.training import Task, run, train_and_evaluate
+from stages.lib.reporting import cards
+from stages.lib.config import schema, settings
+from stages.lib.data.builtin import SENTIMENT_SCHEMA, describe, write_splits
+from stages.lib.scoring.metrics import classification_metrics
+from stages.lib.models.loading import load_sequence_classifier
+from stages.lib.config.paths import RunOutputs
+from stages.lib.training.loop import Task, run, train_and_evaluate
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HP = {"learning_rate": 1e-3, "batch_size": 8, "epochs": 1, "weight_decay": 0.0, "seed": 42,
@@ -49,7 +50,7 @@ def data_dir(tmp_path_factory):
 
 def test_a_new_task_runs_through_the_skeleton(data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # checkpoints go to data/checkpoints/ under the working directory
-    hp = settings.validate(settings.Training, HP, "test")
+    hp = settings.validate(schema.Training, HP, "test")
     out = RunOutputs(tmp_path / "m.json", tmp_path / "model", tmp_path / "live")
     params = {"checkpoints": {"every_steps": 100}, "profile": "toy", "profiles": {"toy": {}}}
     metrics = run(params, "toy", LengthTask(), MINILM, [hp], data_dir, out)
@@ -72,13 +73,13 @@ def test_a_new_task_runs_through_the_skeleton(data_dir, tmp_path, monkeypatch):
 
 
 def test_the_seed_fixes_the_run(data_dir):
-    hp = settings.validate(settings.Training, HP, "test")
+    hp = settings.validate(schema.Training, HP, "test")
     a, b = (train_and_evaluate(LengthTask(), MINILM, hp, data_dir) for _ in range(2))
     assert a["train_loss"] == b["train_loss"] and a["test_f1"] == b["test_f1"]
 
 
 def test_subsets_are_seeded_rows_of_the_split(data_dir):
-    from stages.lib.data import read_split, subset
+    from stages.lib.data.prepared import read_split, subset
 
     full = read_split(data_dir, "train")
     assert subset(full, 10, 1)["text"] == subset(full, 10, 1)["text"] != subset(full, 10, 2)["text"]

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from stages.lib import predict
-from stages.lib.config import PipelineError, stage_main
-from stages.lib.outputs import write_jsonl
+from stages.lib.models import predict
+from stages.lib.config.params import stage_main
+from stages.lib.runtime.errors import PipelineError
+from stages.lib.runtime.outputs import write_jsonl
 
 
 def arguments(argv=None) -> argparse.Namespace:

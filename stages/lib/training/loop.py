@@ -1,0 +1,152 @@
+"""The one training skeleton every Trainer stage runs (fine-tune, sweep points, mlm-pretrain, ner):
+read the splits → seed → load the model → subset and tokenize → train (resumable) → evaluate →
+save, with a model card. A Task supplies only what differs: the model, tokenization, collator, loss,
+scoring, and where it has one, a way to run frozen first layers once instead of every step."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from stages.lib.reporting import cards
+from stages.lib.runtime import precision
+from stages.lib.scoring import seeds
+from stages.lib.training.checkpoints import Checkpoints, for_stage
+from stages.lib.data.prepared import EVAL_ROWS_SEED, read_split, subset, with_row_ids
+from stages.lib.runtime.distributed import world_size
+from stages.lib.runtime.memory import PeakMemory
+from stages.lib.runtime.outputs import save_model, write_json, write_jsonl
+from stages.lib.config.paths import RunOutputs
+
+
+class Task:
+    """The pieces of one task. Subclasses: SentimentTask, NerTask, MlmTask."""
+    about: cards.About    # what the model card says of the task
+    eval_splits: tuple[str, ...] = ("test",)
+    keep_columns = False  # pass dataset columns the model doesn't take on to the collator
+    loss_fn = None        # (model, inputs) -> loss; None: the model's own loss
+    predictions: dict[str, list[dict]] = {}  # split -> per unit, set by evaluate(): {"row", "gold", "pred", ...}
+
+    def load(self, model_name: str):
+        """(tokenizer, model), the model ready to train (head added, layers frozen)."""
+        raise NotImplementedError
+
+    def tokenize(self, ds, tokenizer):
+        raise NotImplementedError
+
+    def collator(self, tokenizer):
+        """None: pad the inputs (the Trainer's default)."""
+        return None
+
+    def frozen_once(self, model, train, pad, hp):
+        """None: every layer runs every step. Else (train with the frozen layers' outputs, its collator,
+        a context in which the model takes those outputs, the seconds their one pass took); `pad`: the
+        collator otherwise used."""
+        return None
+
+    def before_training(self, model, tokenizer, evals: dict) -> dict:
+        """Metrics of the untrained model, where the task reports a before/after."""
+        return {}
+
+    def evaluate(self, trainer, evals: dict) -> dict:
+        """Metrics on `evals` ({split: (rows, tokenized rows)}), named <split>_<metric>; rows["row"]
+        is each row's index in the prepared split."""
+        raise NotImplementedError
+
+    def describe(self, model) -> dict:
+        """Metrics about the model itself (parameter counts, head)."""
+        return {}
+
+    def trains(self, metrics: dict) -> str:
+        """What training updates, in words (the model card); `metrics`: the run's."""
+        return "every parameter"
+
+    def export(self, model):
+        """The model as saved (e.g. LoRA adapters merged into the weights)."""
+        return model
+
+    def write_outputs(self, outputs: RunOutputs) -> None:
+        """The task's own outputs beside the metrics (outputs.extra), after evaluate()."""
+
+
+def run(params: dict, name: str, task: Task, model_name: str, hps: list, data_dir: Path, outputs: RunOutputs,
+        bootstrap=None, **fingerprint) -> dict:
+    """A stage's training run, once per seed (`hps`: a schema.Training per seed), each resumable from
+    its checkpoints (data/checkpoints/<name>[/seed<S>]/); then the metrics (the seeds combined by
+    stages.lib.scoring.seeds with `bootstrap`), the test predictions of every seed, and the first seed's model,
+    curves and task outputs written, the model's card once the seeds are combined (stages.lib.reporting.cards);
+    then the checkpoints dropped. `fingerprint`: settings beyond the hyperparameters that make another
+    run (e.g. the freezing)."""
+    runs, finished = {}, []
+    for i, hp in enumerate(hps):
+        if len(hps) > 1:
+            print(f"{name}: seed {hp.seed} ({i + 1}/{len(hps)})")
+        checkpoints = for_stage(params, name if len(hps) == 1 else f"{name}/seed{hp.seed}", data_dir, model_name,
+                                hp=hp, **fingerprint)
+        metrics = train_and_evaluate(task, model_name, hp, data_dir, outputs if i == 0 else None, checkpoints)
+        runs[hp.seed] = (metrics, task.predictions)
+        if i == 0:
+            task.write_outputs(outputs)  # of the saved model
+        finished.append(checkpoints)
+    metrics = seeds.combine(runs, bootstrap)
+    if outputs.model is not None:
+        settings = {**hps[0].model_dump(exclude={"seed"}), "seeds": [hp.seed for hp in hps]}
+        cards.write(outputs.model, cards.Run(name, task.about, model_name, settings, task.trains(metrics), metrics), params)
+    write_json(outputs.metrics, metrics)
+    if outputs.predictions is not None:
+        write_jsonl(outputs.predictions, seeds.tagged({seed: predictions["test"] for seed, (_, predictions) in runs.items()}))
+    for checkpoints in finished:
+        checkpoints.finish()
+    return metrics
+
+
+def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
+                       outputs: RunOutputs | None = None, checkpoints: Checkpoints | None = None) -> dict:
+    """Train `model_name` on `task` with the settings `hp` (a schema.Training) on the prepared
+    splits in `data_dir`; return the metrics. The model and curves go to `outputs` when given;
+    `checkpoints` lets a killed run resume."""
+    from transformers import DataCollatorWithPadding, set_seed
+
+    from stages.lib.training.curves import write_curves
+    from stages.lib.training.trainer import fit, make_trainer, trainer_dir
+
+    splits = {split: with_row_ids(read_split(data_dir, split)) for split in ("train", *task.eval_splits)}
+    set_seed(hp.seed)  # the new head's initialisation
+    tokenizer, model = task.load(model_name)
+    train = task.tokenize(subset(splits["train"], hp.max_train_samples, hp.seed), tokenizer)
+    evals = {}
+    for split in task.eval_splits:
+        rows = subset(splits[split], hp.max_eval_samples, EVAL_ROWS_SEED)
+        evals[split] = (rows, task.tokenize(rows, tokenizer))
+    before = task.before_training(model, tokenizer, evals)
+
+    collator, keep_columns, standing_in, encode_s = task.collator(tokenizer), task.keep_columns, None, 0.0
+    with trainer_dir(checkpoints) as out:
+        with PeakMemory() as memory:
+            ready = task.frozen_once(model, train, collator or DataCollatorWithPadding(tokenizer), hp) \
+                if world_size() == 1 else None
+            if ready is not None:
+                train, collator, standing_in, encode_s = ready
+                keep_columns = True  # the Trainer would drop the frozen layers' outputs
+            trainer = make_trainer(model, tokenizer, train, hp, out, collator, task.loss_fn,
+                                   keep_columns, checkpoints.every_steps if checkpoints else None)
+            with standing_in or contextlib.nullcontext():
+                result = fit(trainer, checkpoints.last() if checkpoints else None)
+        scores = task.evaluate(trainer, evals)
+    seconds = result.metrics["train_runtime"]
+    metrics = {
+        **before, **scores,
+        "train_loss": result.training_loss,
+        # both with the frozen layers' one pass, where they ran once (cached_features_s of the total)
+        "train_runtime_s": seconds + encode_s,
+        **({"cached_features_s": encode_s} if standing_in else {}),
+        "train_samples_per_second": result.metrics["train_samples_per_second"] * seconds / (seconds + encode_s),
+        "train_samples": len(train),
+        "train_peak_memory_mb": memory.peak_mb,
+        **precision.as_metrics(hp.precision),
+        **task.describe(model),  # before export(), which may fold LoRA adapters away
+    }
+    if outputs is not None and outputs.live is not None:
+        write_curves(trainer.state.log_history, outputs.live)
+    if outputs is not None and outputs.model is not None:
+        save_model(tokenizer, task.export(model), outputs.model)
+    return metrics
