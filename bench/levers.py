@@ -93,16 +93,16 @@ def dropout_draws(repeats: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from stages.lib.config import settings
-    from stages.lib.config.params import load_params
-    from stages.lib.runtime.machine import machine
+    from stages.lib.config.params import load_profile
+    from stages.lib.reporting.machine import machine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lever", choices=("compile", "dropout", "lora-dropout"))
-    parser.add_argument("--profile", default="cpu", help="whose classifier_model (compile, lora-dropout)")
+    parser.add_argument("--profile", help="whose classifier_model (compile, lora-dropout; default: params.yaml's)")
     parser.add_argument("--steps", type=int, default=15, help="timed steps a bucket or mode")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    params = {**load_params(), "profile": args.profile}
+    params = load_profile(args.profile)
     if args.lever == "compile":
         model_name, _, _ = settings.fine_tune_run(params, "full")
         compile_buckets(model_name, args.steps)

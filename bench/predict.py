@@ -6,7 +6,7 @@ Sentiment: the `full` run's model on the 1,066 Rotten Tomatoes test reviews; NER
 the first 1,066 CoNLL-2003 test sentences. Three ways for each: the pipeline as the chapter calls it
 (one text at a time), the pipeline with predict's batch size (texts in input order), and predict
 (batches of texts sorted by length, at the precision `auto` picks). Prints texts/s, the speed-up over
-the plain pipeline, how often the labels agree with it, and the CPU; writes bench/predict.json.
+the plain pipeline, how often the labels agree with it, and the CPU; writes results/predict.json.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from stages.lib.data import prepared
 from stages.lib.config import paths
 from stages.lib.models import predict
-from stages.lib.runtime.machine import cpu_model
+from stages.lib.reporting.machine import cpu_model
 
 
 def texts_of(kind: str, limit: int) -> list[str]:
@@ -68,7 +68,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=1066, help="texts per task (default: 1,066, all the test reviews)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=Path("bench/predict.json"))
+    parser.add_argument("--out", type=Path, default=Path("results/predict.json"))
     args = parser.parse_args(argv)
     results = {"cpu": cpu_model(), "batch_size": args.batch_size}
     for kind in ("sentiment", "ner"):

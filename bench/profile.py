@@ -7,7 +7,7 @@ Trains `--steps` optimizer steps of a fine-tune run (the profile's model and set
 Trainer and batches of the training path) under torch.profiler after a few warm-up steps, and sums
 each operator's own time (children excluded, so nothing counts twice) into a few kinds: matmuls,
 attention, dropout, normalisation, activations, embeddings, the optimizer, copies and casts, and the
-rest. Prints a Markdown table and writes it to bench/profile_<run>.json.
+rest. Prints a Markdown table and writes it to results/profile_<run>.json.
 """
 from __future__ import annotations
 
@@ -50,32 +50,30 @@ def breakdown(events) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
-    from transformers import TrainerCallback, set_seed
+    from transformers import TrainerCallback
 
     from stages.lib.data import prepared
     from stages.lib.config import settings
-    from stages.lib.config.params import load_params
-    from stages.lib.runtime.machine import machine
+    from stages.lib.config.params import load_profile
+    from stages.lib.reporting.machine import machine
     from stages.lib.config.paths import SENTIMENT
     from stages.lib.tasks.sentiment import SentimentTask
-    from stages.lib.training.trainer import make_trainer, trainer_dir
+    from stages.lib.training.loop import train_and_evaluate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", default="full", help="a key of profiles.<profile>.runs")
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--run", default="full", help="a key of runs (params.yaml)")
+    parser.add_argument("--profile", help="conf/profile/<name> (default: params.yaml as it stands)")
     parser.add_argument("--steps", type=int, default=30, help="profiled optimizer steps")
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=None, help="default: bench/profile_<run>.json")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/profile_<run>.json")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
 
-    params = {**load_params(), "profile": args.profile}
+    params = load_profile(args.profile)
     model_name, spec, hps = settings.fine_tune_run(params, args.run)
-    hp = hps[0].model_copy(update={"max_train_samples": (args.steps + args.warmup) * hps[0].batch_size, "epochs": 1})
+    hp = hps[0].model_copy(update={"max_train_samples": (args.steps + args.warmup) * hps[0].batch_size, "epochs": 1,
+                                   "max_eval_samples": 16})  # the skeleton scores a few rows after training
     task = SentimentTask(spec, settings.bootstrap(params), prepared.dataset_info("classification"), ("test",))
-    set_seed(hp.seed)
-    tokenizer, model = task.load(model_name)
-    train = task.tokenize(prepared.subset(prepared.read_split(SENTIMENT, "train"), hp.max_train_samples, hp.seed), tokenizer)
 
     prof = profile(activities=[ProfilerActivity.CPU], schedule=torch.profiler.schedule(
         wait=0, warmup=args.warmup, active=args.steps, repeat=1))
@@ -84,11 +82,8 @@ def main(argv: list[str] | None = None) -> None:
         def on_step_end(self, *_, **__):
             prof.step()
 
-    with trainer_dir() as tmp:
-        trainer = make_trainer(model, tokenizer, train, hp, Path(tmp))
-        trainer.add_callback(Step())
-        with prof:
-            trainer.train()
+    with prof:  # the training path of the stages: the skeleton's own Trainer, with the profiler's callback
+        train_and_evaluate(task, model_name, hp, SENTIMENT, on_trainer=lambda trainer: trainer.add_callback(Step()))
     totals = breakdown(prof.key_averages())
     whole = sum(totals.values())
     print(f"\n{machine()}: {model_name}, run {args.run} ({spec}), batch {hp.batch_size}, precision {hp.precision}, "
@@ -99,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     top = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:12]
     print("\ntop operators (own time): " + ", ".join(f"{e.key} {e.self_cpu_time_total / 1e3 / args.steps:.0f} ms"
                                                      for e in top))
-    out = args.out or Path(f"bench/profile_{args.run}.json")
+    out = args.out or Path(f"results/profile_{args.run}.json")
     out.write_text(json.dumps({"machine": machine(), "model": model_name, "run": args.run, "steps": args.steps,
                                "precision": hp.precision, "ms_per_step": {k: v / args.steps * 1000 for k, v in totals.items()},
                                "top_operators_ms_per_step": {e.key: e.self_cpu_time_total / 1e3 / args.steps for e in top}},

@@ -10,7 +10,7 @@ in bf16 with its main samples_per_class and first seed (the fp32 body is the set
 model, data/models/setfit, trained with the same settings), then encodes with each body in fp32 and
 in bf16, fits the head and scores the test split: four cells, each against fp32 throughout on the
 same rows (paired bootstrap interval and permutation test of the F1 difference). Writes
-bench/setfit_precision.json.
+results/setfit_precision.json.
 
 bf16 is torch.autocast where the machine has it natively (a CPU with AVX512-BF16/AMX, a recent GPU).
 Elsewhere bf16 matmuls fall back to a kernel ~100x slower than fp32 (1 against 128 GFLOP/s on the
@@ -99,19 +99,19 @@ def main(argv: list[str] | None = None) -> None:
     from stages.lib.runtime import precision
     from stages.lib.config import settings
     from stages.lib.scoring import stats
-    from stages.lib.config.params import load_params
+    from stages.lib.config.params import load_profile
     from stages.lib.tasks.setfit import draw_samples, train_setfit
-    from stages.lib.runtime.machine import machine
+    from stages.lib.reporting.machine import machine
     from stages.lib.scoring.metrics import classification_metrics
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--profile", help="conf/profile/<name> (default: params.yaml as it stands)")
     parser.add_argument("--fp32-body", type=Path, default=paths.SETFIT.model,
                         help="the setfit stage's fp32 model, trained with the profile's settings")
     parser.add_argument("--check", action="store_true", help="only compare the emulation with real autocast")
-    parser.add_argument("--out", type=Path, default=Path("bench/setfit_precision.json"))
+    parser.add_argument("--out", type=Path, default=Path("results/setfit_precision.json"))
     args = parser.parse_args(argv)
-    params = {**load_params(), "profile": args.profile}
+    params = load_profile(args.profile)
     model_name, cfg, sample_seed = settings.setfit(params)
     native = precision.native_bf16(precision.accelerator())
     print(f"machine: {machine()}; bf16 {'native (autocast)' if native else 'emulated (see --help)'}")
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
                        prepared.EVAL_ROWS_SEED)
     n, seed = cfg.main_samples_per_class, cfg.seeds[0]
     train = draw_samples(prepared.read_split(paths.SENTIMENT, "train").to_dict(), [n], sample_seed,
-                         f"profiles.{args.profile}.setfit", labels)[n]
+                         "setfit", labels)[n]
     if args.check:
         result = check(fp32_model.model_body, train["text"][:8])
         print(json.dumps(result, indent=2))

@@ -8,7 +8,7 @@ differ. The baseline is the chapter's code (HF Trainer, fp32, shuffled batches p
 longest item); the project path is `stages.lib.training.trainer.make_trainer` with the profile's levers
 (`precision: auto`: native bf16, else fp16 on CUDA, else fp32; length-grouped batches). Prints samples/s, their ratio, test F1 of
 each (mean over seeds), model FLOP utilisation, and the machine's matmul peak measured here; writes
-the numbers to bench/results.json.
+the numbers to results/bench.json.
 """
 from __future__ import annotations
 
@@ -103,22 +103,22 @@ def main(argv: list[str] | None = None) -> None:
 
     from stages.lib.runtime import precision
     from stages.lib.config import schema, settings
-    from stages.lib.config.params import load_params
-    from stages.lib.runtime.machine import machine
+    from stages.lib.config.params import load_profile, section
+    from stages.lib.reporting.machine import machine
     from stages.lib.models.loading import resolve_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43])
     parser.add_argument("--epochs", type=int, default=1)  # whole epochs: tokens are counted per epoch
     parser.add_argument("--max-train-samples", type=int, default=None, help="default: all 8,530")
-    parser.add_argument("--profile", default="cpu", help="whose classifier_model and fine_tune params")
-    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    parser.add_argument("--profile", help="whose classifier_model and fine_tune params (default: params.yaml's)")
+    parser.add_argument("--out", type=Path, default=Path("results/bench.json"))
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")  # timings compare only within one machine
 
-    params = {**load_params(), "profile": args.profile}
-    model_name = settings.in_profile(params, "classifier_model", schema.ModelId)
-    project = settings.training(params, f"profiles.{args.profile}.fine_tune",
+    params = load_profile(args.profile)
+    model_name = section(params, "classifier_model", schema.ModelId)
+    project = settings.training(params, "fine_tune",
                                 {"epochs": args.epochs, "max_train_samples": args.max_train_samples}, "bench arguments",
                                 seed=args.seeds[0])[0]
     config = AutoConfig.from_pretrained(resolve_model(model_name))
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
                 "model_gflops_per_s": flops / 1e9, "mfu": flops / peaks[dtype],
                 "mfu_of_shape_peak": flops / shape_peaks[dtype], "runs": rs}
 
-    results = {"machine": machine(), "model": model_name, "profile": args.profile, "seeds": args.seeds,
+    results = {"machine": machine(), "model": model_name, "profile": settings.profile_name(params), "seeds": args.seeds,
                "epochs": args.epochs,
                "batch_size": project.batch_size, "learning_rate": project.learning_rate,
                "train_samples": args.max_train_samples or 8530,

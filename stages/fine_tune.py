@@ -4,7 +4,7 @@ the mlm-pretrain checkpoint).
     python -m stages.fine_tune full|head_only|first_blocks|from_mlm
     torchrun --nproc-per-node 2 -m stages.fine_tune full      # the same, DDP over 2 processes
 
-Reads profiles.<profile>.{classifier_model, fine_tune, runs.<run>} and data/prepared/classification.json
+Reads classifier_model, fine_tune, runs.<run> and data/prepared/classification.json
 (the class names, the model card's dataset); a run may set its own `model` (a Hub id or folder) and override fine_tune
 keys. `from_mlm` is the top-level `from_mlm` section (profile-independent, so that dvc.yaml can
 declare its `model` folder as a dependency). Writes data/models/fine_tune/<run>/ (the first seed's
@@ -29,7 +29,7 @@ from stages.lib.training.loop import run
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # positional: torchrun's own parser would take a `--run` option for its --run-path
-    parser.add_argument("run", help="a key of profiles.<profile>.runs, or from_mlm")
+    parser.add_argument("run", help="a key of runs (params.yaml), or from_mlm")
     name = parser.parse_args(argv).run
     params = load_params()
     model, spec, hps = settings.fine_tune_run(params, name)
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     bootstrap = settings.bootstrap(params)
     task = SentimentTask(spec, bootstrap, prepared.dataset_info("classification"), where=settings.run_path(params, name))
     metrics = run(params, f"fine-tune/{name}", task, model, hps, paths.SENTIMENT, paths.fine_tune(name), bootstrap,
-                  spec=spec)
+                  spec=spec).metrics
     print(f"fine-tune[{name}]: test F1 {describe(metrics, 'test_f1')}, accuracy {metrics['test_accuracy']:.3f}, "
           f"{metrics['trainable_params']:,} trainable parameters")
 

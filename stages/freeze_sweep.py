@@ -4,7 +4,7 @@ with `sweep.freeze_embeddings`); later blocks, pooler and head train.
 
     python -m stages.freeze_sweep
 
-Reads profiles.<profile>.{classifier_model, fine_tune, sweep}; writes
+Reads classifier_model, fine_tune, sweep; writes
 metrics/freeze_sweep/points/blocks<K>_seed<S>.json, one per point, and its test predictions
 data/predictions/freeze_sweep/blocks<K>_seed<S>.jsonl, together at the end. No model is kept: a
 sweep point is a measurement. A killed sweep resumes: finished points wait beside their
@@ -42,10 +42,9 @@ def main() -> None:
         if kept is None:
             print(f"{step}: {model}, {spec}, seed {seed}")
             # the sweep reads test scores only: no time spent on the validation split
-            task = SentimentTask(spec, bootstrap, dataset, ("test",), f"profiles.{settings.profile_name(params)}.sweep",
-                                 frozen_states)
-            metrics = train_and_evaluate(task, model, hp, paths.SENTIMENT, checkpoints=checkpoints)
-            kept = {"metrics": metrics, "predictions": tagged({seed: task.predictions["test"]})}
+            task = SentimentTask(spec, bootstrap, dataset, ("test",), "sweep", frozen_states)
+            result = train_and_evaluate(task, model, hp, paths.SENTIMENT, checkpoints=checkpoints)
+            kept = {"metrics": result.metrics, "predictions": tagged({seed: result.predictions["test"]})}
             checkpoints.keep_result(kept)
         else:
             print(f"{step}: {k} frozen, seed {seed}: done in an interrupted run")

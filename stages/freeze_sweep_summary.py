@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stages.lib.config import paths
 from stages.lib.config import settings
-from stages.lib.scoring import sweep
+from stages.lib.scoring import headline, sweep
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.runtime.outputs import write_json, write_text
 
@@ -16,6 +16,7 @@ def main() -> None:
     write_text(paths.SWEEP_CSV, sweep.to_csv(rows))
     result = sweep.summary(rows, settings.stable_tolerance(params))
     write_json(paths.SWEEP_SUMMARY, result)
+    write_json(paths.SWEEP_HEADLINE, headline.sweep(result))
     print(f"freeze-sweep-summary: {len(rows)} points; stable from "
           f"{result['stable_trainable_blocks']} trainable blocks")
 

@@ -2,7 +2,7 @@
 
     python -m stages.mlm_pretrain
 
-Reads profiles.<profile>.{classifier_model, mlm_pretrain}, mlm.{probes, top_k} and
+Reads classifier_model, mlm_pretrain, mlm_probes and
 data/prepared/classification.json (the model card's dataset); writes data/models/mlm_pretrain/ (model +
 tokenizer and its model card), metrics/mlm_pretrain.json (test masked-LM loss and
 perplexity before and after), metrics/mlm_fill_mask.json (the probes' top-k fills before and
@@ -24,10 +24,11 @@ def main() -> None:
     model, hp, probes = settings.mlm(params)
     print(f"mlm-pretrain: {model} ({settings.profile_name(params)} profile), {hp.masking} masking at "
           f"{hp.mlm_probability}, lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}")
-    task = MlmTask(hp, probes.probes, probes.top_k, prepared.dataset_info("classification"))
-    m = run(params, "mlm-pretrain", task, model, [hp], paths.SENTIMENT, paths.MLM)
+    task = MlmTask(hp, probes.sentences, probes.top_k, prepared.dataset_info("classification"))
+    result = run(params, "mlm-pretrain", task, model, [hp], paths.SENTIMENT, paths.MLM)
+    m = result.metrics
     print(f"mlm-pretrain: test perplexity {m['test_perplexity_before']:.1f} -> {m['test_perplexity_after']:.1f}")
-    for probe in task.report["probes"]:
+    for probe in result.extras["fill_mask"]["probes"]:
         print(f"  {probe['sentence']}: {[t['token'] for t in probe['before']]} -> "
               f"{[t['token'] for t in probe['after']]}")
 

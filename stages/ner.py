@@ -2,7 +2,7 @@
 
     python -m stages.ner
 
-Reads profiles.<profile>.{ner_model, ner}, ner.probe_sentences and data/prepared/ner.json (the
+Reads ner_model, ner, ner_probes and data/prepared/ner.json (the
 tag set, the model card's dataset); writes data/models/ner/ (model + tokenizer, the first seed's, and its model card),
 data/predictions/ner.jsonl (one test sentence a line), metrics/ner.json,
 metrics/ner_probes.json (the entities the trained model finds in the probe sentences) and DVCLive
@@ -28,8 +28,8 @@ def main() -> None:
           f"{hp.epochs:g} epoch(s), label_all_subtokens {hp.label_all_subtokens}, precision {hp.precision}, "
           f"seeds {[h.seed for h in hps]}")
     bootstrap = settings.bootstrap(params)
-    task = NerTask(hp.label_all_subtokens, probes.probe_sentences, bootstrap, prepared.dataset_info("ner"))
-    m = run(params, "ner", task, model, hps, paths.CONLL, paths.NER, bootstrap)
+    task = NerTask(hp.label_all_subtokens, probes.sentences, bootstrap, prepared.dataset_info("ner"))
+    m = run(params, "ner", task, model, hps, paths.CONLL, paths.NER, bootstrap).metrics
     print(f"ner: test entity F1 {describe(m, 'test_entity_f1')} (strict {m['test_entity_f1_strict']:.3f}), "
           f"book per-token F1 {describe(m, 'test_book_token_f1')}")
 

@@ -20,11 +20,11 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from stages.lib.data import builtin
+from stages.lib.data import builtin, prepared
 from stages.lib.data import own_data
 from stages.lib.data import own_ner
 from stages.lib.config import schema, settings
-from stages.lib.config import workspace
+from stages.lib.data import workspace
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.runtime.outputs import atomic_dir, write_json
@@ -41,7 +41,7 @@ DEFAULTS = {
 def raw_folder(cfg: schema.Data) -> Path | None:
     """The raw-file folder to read, or None for the Hub, following data.source. data.raw_dir is
     resolved as the same folder in the workspace and in DVC's temporary experiment clones
-    (stages.lib.config.workspace); data.source: raw refuses to go on without it, naming the folder tried."""
+    (stages.lib.data.workspace); data.source: raw refuses to go on without it, naming the folder tried."""
     if cfg.source == "hub":
         return None
     folder = workspace.resolve(cfg.raw_dir) if cfg.raw_dir else None
@@ -155,7 +155,7 @@ def run() -> None:
         loaded[task], datasets[task], sources[task] = load(task, cfg)
         sources[task].update(read_back(task, loaded[task], datasets[task]["labels"]))
     check_fewshot(per_class, sources["classification"])
-    fewshot = builtin.fewshot_sample(loaded["classification"]["train"], per_class, seed,
+    fewshot = prepared.fewshot_sample(loaded["classification"]["train"], per_class, seed,
                                   datasets["classification"]["labels"])
 
     with atomic_dir(SENTIMENT) as tmp:

@@ -2,7 +2,7 @@
 
     python -m stages.setfit
 
-Reads profiles.<profile>.{setfit_model, setfit}, data.fewshot_seed and data/prepared/classification.json
+Reads setfit_model, setfit, data.fewshot_seed and data/prepared/classification.json
 (the class names, the card's dataset); writes data/models/setfit/ (the main samples_per_class model: body as safetensors,
 logistic-regression head as model_head.pkl, setfit's model card extended with ours; the first
 seed's), metrics/setfit.json (scores with bootstrap intervals; over several seeds their mean, sd and a
@@ -17,6 +17,7 @@ from stages.lib.config import settings
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.tasks.setfit import learning_curve, save_model
 from stages.lib.runtime.outputs import write_json, write_jsonl
+from stages.lib.scoring import headline
 from stages.lib.scoring.seeds import describe
 
 
@@ -30,10 +31,11 @@ def main() -> None:
     dataset = prepared.dataset_info("classification")
     metrics, predictions, main_model = learning_curve(
         model, paths.SENTIMENT, paths.FEWSHOT, cfg.samples_per_class, main_n, cfg, sample_seed,
-        f"profiles.{settings.profile_name(params)}.setfit", settings.bootstrap(params), dataset["labels"])
+        "setfit", settings.bootstrap(params), dataset["labels"])
     save_model(main_model, paths.SETFIT.model, model, cfg, metrics, params, dataset)
     write_jsonl(paths.SETFIT.predictions, predictions)
     write_json(paths.SETFIT.metrics, metrics)
+    write_json(paths.SETFIT.headline, headline.classifier(metrics, paths.SETFIT.metrics, seconds="train_seconds"))
     print(f"setfit: {main_n} per class: test F1 {describe(metrics, 'test_f1')}, accuracy {metrics['test_accuracy']:.3f}")
 
 

@@ -80,6 +80,52 @@ def copy_repo(dest: Path, skip: tuple[str, ...] = ("dvc.lock", "metrics/", "test
     return dest
 
 
+def compose(repo: Path, overrides: list[str] = ()) -> None:
+    """What `dvc exp run -S <overrides>` does to params.yaml: compose conf/ (Hydra) with them."""
+    from dvc.utils.hydra import compose_and_dump
+
+    compose_and_dump(repo / "params.yaml", str(repo / "conf"), None, "config", str(repo), list(overrides))
+
+
+def composed(overrides: list[str] = ()) -> dict:
+    """The params `dvc exp run -S <overrides>` would write, composed from the repository's conf/."""
+    import tempfile
+
+    from stages.lib.config.params import load_params
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "conf").symlink_to(REPO / "conf")
+        compose(Path(tmp), overrides)
+        return load_params(Path(tmp) / "params.yaml")
+
+
+def configure(repo: Path, overrides: list[str]) -> None:
+    """Make `overrides` (as typed after `dvc exp run -S`) the defaults of the copy's conf/, as a user edits
+    it, and compose params.yaml from it: later `dvc exp run -S` runs start from these values."""
+    from omegaconf import OmegaConf
+    from ruamel.yaml import YAML
+
+    compose(repo, overrides)
+    composed = OmegaConf.load(repo / "params.yaml")
+    yaml = YAML()
+    config = yaml.load((repo / "conf/config.yaml").read_text())
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+")
+        if key == "profile":
+            config["defaults"][0]["profile"] = OmegaConf.select(composed, key)
+            continue
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {})
+        value = OmegaConf.select(composed, key)
+        node[leaf] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    with open(repo / "conf/config.yaml", "w") as f:
+        yaml.dump(config, f)
+    compose(repo)
+    assert OmegaConf.load(repo / "params.yaml") == composed
+
+
 def offline_env(**extra: str) -> dict[str, str]:
     """Environment for a stage subprocess: offline, no analytics, this venv's executables first."""
     return {**os.environ, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",
@@ -90,21 +136,14 @@ def offline_env(**extra: str) -> dict[str, str]:
 def stage_workspace(tmp_path_factory, raw_dir):
     """A copy of the repository on the smoke profile, with a 192-example subset trained for 2 epochs
     (24 steps), a checkpoint every 2 steps, and the prepared data: for running stages as subprocesses."""
-    import yaml
-
     repo = copy_repo(tmp_path_factory.mktemp("stages") / "repo")
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["profile"] = "smoke"
-    params["data"]["raw_dir"] = str(raw_dir)
-    params["checkpoints"]["every_steps"] = 2
-    smoke = params["profiles"]["smoke"]
-    for section in ("fine_tune", "mlm_pretrain", "ner"):  # 24 steps: time to kill it mid-training
-        smoke[section].update(max_train_samples=192, epochs=2, logging_steps=4)
-    # masks drawn after a resume differ a little, so the resumed MLM model differs a little: on 64
-    # test texts (~150 masked tokens) sampling noise put the two losses 0.026 apart; 512 texts measure
-    # the models with less noise
-    smoke["mlm_pretrain"]["max_eval_samples"] = 512
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # 24 steps: time to kill it mid-training. Masks drawn after a resume differ a little, so the resumed
+    # MLM model differs a little: on 64 test texts (~150 masked tokens) sampling noise put the two
+    # losses 0.026 apart; 512 texts measure the models with less noise
+    configure(repo, ["profile=smoke", f"data.raw_dir={raw_dir}", "checkpoints.every_steps=2",
+                     *(f"{section}.{key}={value}" for section in ("fine_tune", "mlm_pretrain", "ner")
+                       for key, value in (("max_train_samples", 192), ("epochs", 2), ("logging_steps", 4))),
+                     "mlm_pretrain.max_eval_samples=512"])
     env = offline_env()
     subprocess.run([sys.executable, "-m", "stages.prepare"], cwd=repo, env=env, check=True,
                    capture_output=True)

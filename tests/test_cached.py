@@ -161,7 +161,8 @@ def test_a_cached_run_trains_as_the_uncached_run_without_dropout(tmp_path, monke
     for name, frozen_prefix in (("cached", cached.frozen_prefix), ("uncached", lambda model: 0)):
         monkeypatch.setattr(cached, "frozen_prefix", frozen_prefix)
         task = SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",))
-        runs[name] = (train_and_evaluate(task, str(folder), hp, tmp_path / "data"), task.predictions["test"])
+        result = train_and_evaluate(task, str(folder), hp, tmp_path / "data")
+        runs[name] = (result.metrics, result.predictions["test"])
     assert encoded == [1]  # once in the cached run, not once an epoch
     (m, cached_rows), (plain, plain_rows) = runs["cached"], runs["uncached"]
     assert m["cached_features_s"] > 0 and m["train_runtime_s"] >= m["cached_features_s"]
@@ -186,8 +187,9 @@ def test_a_run_on_kept_states_resumes_from_its_checkpoint(tmp_path, monkeypatch,
     runs = []
     for seed in (42, 7):
         task = SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",))
-        runs.append((train_and_evaluate(task, str(folder), hp.model_copy(update={"seed": seed}), tmp_path / "data",
-                                        checkpoints=checkpoints), task.predictions["test"]))
+        result = train_and_evaluate(task, str(folder), hp.model_copy(update={"seed": seed}), tmp_path / "data",
+                                    checkpoints=checkpoints)
+        runs.append((result.metrics, result.predictions["test"]))
     assert "resuming from" in capsys.readouterr().out
     (first, first_rows), (resumed, resumed_rows) = runs
     assert first["cached_features_s"] > 0 and resumed["cached_features_s"] > 0
@@ -215,7 +217,7 @@ def test_frozen_layers_every_step_run_in_train_mode_each_step(tmp_path, monkeypa
 
     monkeypatch.setattr(SentimentTask, "load", load)
     task = SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",))
-    m = train_and_evaluate(task, str(folder), hp, tmp_path / "data")
+    m = train_and_evaluate(task, str(folder), hp, tmp_path / "data").metrics
     steps = 2 * -(-len(tiny_models.CORPUS) * 4 // hp.batch_size)
     assert modes.count(True) == steps and "cached_features_s" not in m  # then eval mode to predict
     assert task.trains(m).endswith("the frozen layers ran every step, in train mode (with dropout), as the book's code")

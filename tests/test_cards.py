@@ -12,7 +12,7 @@ from huggingface_hub import ModelCard
 from stages.lib.reporting import cards
 from stages.lib.config.params import load_params
 from stages.lib.data.builtin import describe as describe_dataset
-from stages.lib.runtime.machine import cpu_model, machine
+from stages.lib.reporting.machine import cpu_model, machine
 from stages.lib.models.loading import resolve_model
 from stages.lib.runtime.precision import accelerator
 from stages.lib.scoring.seeds import describe

@@ -1,5 +1,4 @@
 """params.yaml: read with YAML 1.2 rules, as DVC writes it, and kept in the layout DVC writes."""
-import shutil
 
 import pytest
 
@@ -7,7 +6,7 @@ from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.config.settings import validate
 from stages.lib.config.schema import Training
-from tests.conftest import REPO
+from tests.conftest import REPO, compose
 
 
 @pytest.mark.parametrize("text, value", [
@@ -37,17 +36,14 @@ def test_broken_yaml_is_one_line(tmp_path):
     assert "\n" not in str(e.value)
 
 
-def test_params_yaml_is_in_the_layout_dvc_writes(tmp_path):
-    """`dvc exp run -S` rewrites the whole file through DVC's own dumper; in that layout already,
-    a one-knob experiment changes one line."""
-    from dvc.utils.hydra import apply_overrides
-
-    copy = tmp_path / "params.yaml"
-    shutil.copy(REPO / "params.yaml", copy)
-    apply_overrides(copy, ["profile=cpu"])  # the value it already has
-    assert copy.read_text() == (REPO / "params.yaml").read_text()
-    apply_overrides(copy, ["profiles.cpu.fine_tune.learning_rate=3e-5"])
-    before, after = (REPO / "params.yaml").read_text().splitlines(), copy.read_text().splitlines()
+def test_params_yaml_is_conf_composed_as_dvc_exp_run_writes_it(tmp_path):
+    """`dvc exp run` composes params.yaml from conf/ (Hydra) and writes it whole; the committed file is
+    that composition, so a run without -S changes nothing and a one-knob experiment changes one line."""
+    (tmp_path / "conf").symlink_to(REPO / "conf")
+    compose(tmp_path)
+    assert (tmp_path / "params.yaml").read_text() == (REPO / "params.yaml").read_text()
+    compose(tmp_path, ["fine_tune.learning_rate=3e-5"])
+    before, after = (REPO / "params.yaml").read_text().splitlines(), (tmp_path / "params.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(before, after) if a != b]
     assert len(before) == len(after) and len(changed) == 1, changed
-    assert load_params(copy)["profiles"]["cpu"]["fine_tune"]["learning_rate"] == 3e-5
+    assert load_params(tmp_path / "params.yaml")["fine_tune"]["learning_rate"] == 3e-5

@@ -110,9 +110,9 @@ def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypa
 
 
 def test_fewshot_sample_is_seeded_and_balanced(rt):
-    a = builtin.fewshot_sample(rt["train"], 16, seed=42)
-    b = builtin.fewshot_sample(rt["train"], 16, seed=42)
-    c = builtin.fewshot_sample(rt["train"], 16, seed=7)
+    a = prepared.fewshot_sample(rt["train"], 16, 42, builtin.SENTIMENT_LABELS)
+    b = prepared.fewshot_sample(rt["train"], 16, 42, builtin.SENTIMENT_LABELS)
+    c = prepared.fewshot_sample(rt["train"], 16, 7, builtin.SENTIMENT_LABELS)
     assert a == b and a != c
     assert a["label"] == [0] * 16 + [1] * 16
     assert len(set(a["text"])) == 32 and set(a["text"]) <= set(rt["train"]["text"])
@@ -120,7 +120,7 @@ def test_fewshot_sample_is_seeded_and_balanced(rt):
 
 def test_fewshot_larger_than_class_is_an_error(rt):
     with pytest.raises(PipelineError, match="fewshot_per_class = 5000 exceeds the 4265"):
-        builtin.fewshot_sample(rt["train"], 5000, seed=1)
+        prepared.fewshot_sample(rt["train"], 5000, 1, builtin.SENTIMENT_LABELS)
 
 
 # ---- bad raw input ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PAGES = [REPO / "README.md", REPO / "data/README.md", *sorted((REPO / "docs").glob("*.md"))]
+PAGES = [REPO / "README.md", REPO / "data/README.md", REPO / "results/README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -40,3 +40,26 @@ def test_relative_links_resolve(page):
 
 def test_the_readme_stays_a_front_page():
     assert len((REPO / "README.md").read_text()) < 10_000
+
+
+SET = re.compile(r"-S\s+'?([+\w.]+)=")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_key_shown_after_dash_s_is_a_knob(page):
+    """`dvc exp run -S key=…` as the pages show it names a key params.yaml has on that profile (a `+key`
+    adds one, so it is left out)."""
+    from omegaconf import OmegaConf
+
+    from tests.conftest import composed
+
+    profiles = {}
+    for line in page.read_text().splitlines():
+        if "dvc exp run" not in line:
+            continue
+        keys = SET.findall(line)
+        chosen = re.search(r"-S\s+'?profile=(\w+)", line)
+        profile = chosen.group(1) if chosen else "cpu"
+        params = profiles.setdefault(profile, OmegaConf.create(composed([f"profile={profile}"])))
+        for key in (k for k in keys if not k.startswith("+") and k != "profile"):
+            assert OmegaConf.select(params, key, default="missing") != "missing", f"{page.name}: -S {key} ({profile})"

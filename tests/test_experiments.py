@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import REPO, copy_repo, offline_env
 
 NETGUARD = REPO / "tests" / "netguard"
-LR = "profiles.smoke.fine_tune.learning_rate"
+LR = "fine_tune.learning_rate"
 RUN = ["-S", "profile=smoke", "fine-tune@full"]  # prepare, then one training stage: a minute each
 
 
@@ -66,9 +66,9 @@ def test_a_queued_grid_runs_prepare_on_two_workers_offline(loop):
     rows = {r["Experiment"]: r for r in exp_table(repo, env) if r["Experiment"]}
     assert len(rows) == 2, rows
     assert sorted(cell(r, LR) for r in rows.values()) == ["0.0001", "3e-05"]
-    for r in rows.values():  # each experiment has its own metrics
-        assert float(cell(r, "metrics/fine_tune/full.json:train_loss")) > 0
-        assert cell(r, "metrics/fine_tune/full.json:test_f1") not in ("", "!")
+    for r in rows.values():  # each experiment has its own headline
+        assert float(cell(r, "metrics/headline/fine_tune/full.json:train_s")) > 0
+        assert cell(r, "metrics/headline/fine_tune/full.json:f1") not in ("", "!")
     status = sh("dvc", "queue", "status", cwd=repo, env=env).stdout
     assert "Failed" not in status and status.count("Success") == 2, status
     for name in rows:
@@ -78,13 +78,17 @@ def test_a_queued_grid_runs_prepare_on_two_workers_offline(loop):
     assert not (root / "network-attempts.log").exists()
 
 
-def metrics_of(repo, env, name) -> dict:
+def record_of(repo, env, name) -> dict:
+    """The experiment's full record of the full run (git-tracked in its commit), and its headline as
+    `dvc exp show` reads it."""
     shown = sh("dvc", "exp", "show", "--json", cwd=repo, env=env).stdout
     for baseline in json.loads(shown):
         for exp in baseline.get("experiments") or []:
             for rev in exp["revs"]:
                 if rev["name"] == name:
-                    return rev["data"]["metrics"]["metrics/fine_tune/full.json"]["data"]
+                    record = sh("git", "show", f"{rev['rev']}:metrics/fine_tune/full.json", cwd=repo, env=env).stdout
+                    return {**json.loads(record),
+                            "headline": rev["data"]["metrics"]["metrics/headline/fine_tune/full.json"]["data"]}
     raise AssertionError(f"no experiment {name}")
 
 
@@ -94,11 +98,13 @@ def test_a_temp_run_matches_the_same_params_run_beside_another(loop):
     sh("dvc", "exp", "run", "--temp", "-n", "alone", *RUN[:2], "-S", f"{LR}=1e-4", RUN[2], cwd=repo, env=env)
     table = exp_table(repo, env, "--only-changed")
     assert sorted(cell(r, LR) for r in table if r["Experiment"]) == ["0.0001", "0.0001", "3e-05"]  # the knob, shown
-    alone = metrics_of(repo, env, "alone")
-    paired = next(m for m in (metrics_of(repo, env, r["Experiment"]) for r in exp_table(repo, env)
+    alone = record_of(repo, env, "alone")
+    paired = next(m for m in (record_of(repo, env, r["Experiment"]) for r in exp_table(repo, env)
                               if r["Experiment"] not in ("", "alone")) if m["test_f1"] == alone["test_f1"])
-    for key in ("test_f1", "test_accuracy", "trainable_params", "train_samples"):
+    for key in ("test_f1", "test_f1_ci95", "test_accuracy", "trainable_params", "train_samples"):
         assert paired[key] == alone[key]  # nothing leaked between the two workers
+    assert {k: v for k, v in paired["headline"].items() if k != "train_s"} == \
+        {k: v for k, v in alone["headline"].items() if k != "train_s"}
     assert paired["train_loss"] == pytest.approx(alone["train_loss"], abs=1e-6)
 
 
@@ -116,7 +122,7 @@ def test_an_experiment_moves_to_another_clone(loop):
     assert "ner" in lines[0] and "fine-tune@full," not in lines[0] and "prepare" not in lines[0]
     assert "learning_rate: 0.0001" in (other / "params.yaml").read_text()
     restored = json.loads((other / "metrics/fine_tune/full.json").read_text())
-    assert {k: v for k, v in restored.items() if not isinstance(v, list)} == metrics_of(repo, env, "alone")
+    assert restored == {k: v for k, v in record_of(repo, env, "alone").items() if k != "headline"}
     assert (other / "data/models/fine_tune/full/model.safetensors").is_file()
     assert (other / "data/prepared/classification/train.parquet").is_file()
 

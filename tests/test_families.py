@@ -87,18 +87,19 @@ def test_sentiment_ner_and_mlm_train_through_the_task_code(family, checkpoints, 
     model = str(checkpoints[family])
     spec = FreezeSpec() if family == "albert" else FreezeSpec(freeze_embeddings=True, frozen_blocks=1)
     hp = settings.validate(schema.Training, HP, "test")
-    m = train_and_evaluate(SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",)), model, hp, data / "sentiment")
+    m = train_and_evaluate(SentimentTask(spec, bootstrap_settings(), ROTTEN_TOMATOES, ("test",)), model, hp,
+                           data / "sentiment").metrics
     assert 0 <= m["test_f1"] <= 1 and m["total_blocks"] == 2 and m["train_samples"] == 16
     assert (m["trainable_params"] < m["total_params"]) == (family != "albert")
 
     hp = settings.validate(schema.NerTraining, {**HP, "label_all_subtokens": True}, "test")
     task = ner.NerTask(True, ["Maarten lives in Paris ."], bootstrap_settings(), CONLL2003)
-    m = train_and_evaluate(task, model, hp, data / "conll")
-    assert 0 <= m["test_entity_f1"] <= 1
-    assert all(len(row["pred"]) == len(row["tokens"]) for row in task.predictions["test"])
+    result = train_and_evaluate(task, model, hp, data / "conll")
+    assert 0 <= result.metrics["test_entity_f1"] <= 1
+    assert all(len(row["pred"]) == len(row["tokens"]) for row in result.predictions["test"])
 
     hp = settings.validate(schema.MlmTraining, {**HP, "mlm_probability": 0.3, "masking": "whole_word"}, "test")
     task = mlm.MlmTask(hp, ["What a [MASK] film ."], 3, ROTTEN_TOMATOES)
-    m = train_and_evaluate(task, model, hp, data / "sentiment")
-    assert m["mlm_head_pretrained"] == 1  # the tiny checkpoints are saved with their MLM head
-    assert m["test_mlm_loss_after"] > 0 and len(task.report["probes"][0]["after"]) == 3
+    result = train_and_evaluate(task, model, hp, data / "sentiment")
+    assert result.metrics["mlm_head_pretrained"] == 1  # the tiny checkpoints are saved with their MLM head
+    assert result.metrics["test_mlm_loss_after"] > 0 and len(result.extras["fill_mask"]["probes"][0]["after"]) == 3

@@ -1,7 +1,7 @@
 import pytest
 
 from stages.lib.data import builtin
-from stages.lib.data.prepared import read_split
+from stages.lib.data.prepared import fewshot_sample, read_split
 from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.tasks.setfit import check_prepared, contrastive_pairs, draw_samples, learning_curve, save_model, train_setfit
@@ -10,7 +10,7 @@ from tests.conftest import REPO, bootstrap_settings
 from tests.prepared import ROTTEN_TOMATOES
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-WHERE = "profiles.smoke.setfit"
+WHERE = "setfit"
 LABELS = ROTTEN_TOMATOES["labels"]
 TINY = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42}
 SETTINGS = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42], "samples_per_class": [4],
@@ -24,7 +24,7 @@ def prepared(raw_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("prepared")
     rt = builtin.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
     builtin.write_splits(rt, builtin.SENTIMENT_SCHEMA, out / "classification")
-    fewshot = builtin.fewshot_sample(rt["train"], 16, 42)
+    fewshot = fewshot_sample(rt["train"], 16, 42, builtin.SENTIMENT_LABELS)
     builtin.write_splits({"train": fewshot}, builtin.SENTIMENT_SCHEMA, out / "fewshot")
     return out
 
@@ -46,7 +46,7 @@ def test_learning_curve_draws_include_the_prepared_file(prepared, train):
 
 
 def test_samples_per_class_larger_than_a_class_names_the_parameter(train):
-    with pytest.raises(PipelineError, match=r"profiles\.smoke\.setfit\.samples_per_class: 5000 exceeds "
+    with pytest.raises(PipelineError, match=r"setfit\.samples_per_class: 5000 exceeds "
                                             "the 4265 training examples of class neg"):
         draw_samples(train, [8, 5000], 42, WHERE, LABELS)
 

@@ -9,7 +9,7 @@ import pytest
 
 from stages.lib.data import builtin
 from tests import standin_hub
-from tests.conftest import REPO, copy_repo, hub_env
+from tests.conftest import REPO, compose, copy_repo, hub_env
 
 ROTTEN_SHA = standin_hub.commit_sha(f"datasets/{standin_hub.ROTTEN}")
 CONLL_SHA = standin_hub.commit_sha(f"datasets/{standin_hub.CONLL}", standin_hub.CONLL_REVISION)
@@ -22,16 +22,9 @@ def run(cmd, cwd, env, expect_failure=False):
     return proc
 
 
-def set_params(repo, *overrides):
-    """As `dvc exp run -S` writes them."""
-    from dvc.utils.hydra import apply_overrides
-
-    apply_overrides(repo / "params.yaml", list(overrides))
-
-
 def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(hub, raw_dir, tmp_path):
     repo = copy_repo(tmp_path / "repo")
-    set_params(repo, "data.source=hub", f"data.rotten_tomatoes_revision={ROTTEN_SHA}")  # a commit pins it
+    compose(repo, ["data.source=hub", f"data.rotten_tomatoes_revision={ROTTEN_SHA}"])  # a commit pins it
     out = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf")).stdout
     assert "loading from the Hugging Face Hub" in out
     sources = json.loads((repo / "data/prepared/sources.json").read_text())
@@ -57,7 +50,7 @@ def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(
 
 def test_an_unknown_revision_is_one_line(hub, tmp_path):
     repo = copy_repo(tmp_path / "repo")
-    set_params(repo, "data.source=hub", "data.rotten_tomatoes_revision=v9")
+    compose(repo, ["data.source=hub", "data.rotten_tomatoes_revision=v9"])
     proc = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf"), expect_failure=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: could not load dataset '{standin_hub.ROTTEN}' at revision 'v9'")
@@ -83,13 +76,13 @@ def test_without_raw_files_or_the_hub_the_tests_stop_with_one_line(tmp_path):
 
 BOOK_CUTS = [  # sizes only: models, learning rates, epochs of the runs, precision and the sweep stay the book's
     "profile=book", "data.source=hub",
-    "profiles.book.fine_tune.max_train_samples=32", "profiles.book.fine_tune.max_eval_samples=32",
-    "profiles.book.mlm_pretrain.epochs=1", "profiles.book.mlm_pretrain.max_train_samples=32",
-    "profiles.book.mlm_pretrain.max_eval_samples=16",
-    "profiles.book.ner.max_train_samples=32", "profiles.book.ner.max_eval_samples=16",
-    "profiles.book.setfit.num_epochs=1", "profiles.book.setfit.num_iterations=1",
-    "profiles.book.setfit.samples_per_class=[8]", "profiles.book.setfit.main_samples_per_class=8",
-    "profiles.book.setfit.max_eval_samples=16",
+    "fine_tune.max_train_samples=32", "fine_tune.max_eval_samples=32",
+    "mlm_pretrain.epochs=1", "mlm_pretrain.max_train_samples=32",
+    "mlm_pretrain.max_eval_samples=16",
+    "ner.max_train_samples=32", "ner.max_eval_samples=16",
+    "setfit.num_epochs=1", "setfit.num_iterations=1",
+    "setfit.samples_per_class=[8]", "setfit.main_samples_per_class=8",
+    "setfit.max_eval_samples=16",
 ]
 
 

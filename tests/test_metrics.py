@@ -8,12 +8,12 @@ TYPES = ["PER", "ORG", "LOC", "MISC"]
 
 def test_classification_metrics_on_a_hand_made_case():
     # 2 true positives, 1 false positive, 1 false negative, 1 true negative
-    m = classification_metrics([1, 1, 1, 0, 0], [1, 1, 0, 1, 0])
+    m = classification_metrics([1, 1, 1, 0, 0], [1, 1, 0, 1, 0], ("neg", "pos"))
     assert m == {"f1": pytest.approx(2 / 3), "accuracy": pytest.approx(3 / 5)}
 
 
 def test_no_positive_prediction_scores_zero_f1_not_an_error():
-    assert classification_metrics([1, 0], [0, 0]) == {"f1": 0.0, "accuracy": 0.5}
+    assert classification_metrics([1, 0], [0, 0], ("neg", "pos")) == {"f1": 0.0, "accuracy": 0.5}
 
 
 def test_entity_strict_and_book_metrics_differ():

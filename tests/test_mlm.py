@@ -94,20 +94,20 @@ def test_head_detection(tmp_path, tokenizer):
 
 
 def mlm_params(section: dict, probes: list[str] | None = None) -> dict:
-    return {"profile": "cpu", "profiles": {"cpu": {"classifier_model": "m", "mlm_pretrain": section}},
-            "mlm": {"probes": probes or ["What a horrible [MASK]!"], "top_k": 5}}
+    return {"profile": "cpu", "classifier_model": "m", "mlm_pretrain": section,
+            "mlm_probes": {"sentences": probes or ["What a horrible [MASK]!"], "top_k": 5}}
 
 
 def test_settings_name_the_bad_parameter():
     section = {**HP, "mlm_probability": 0.15, "masking": "token"}
     model, hp, probes = settings.mlm(mlm_params(section))
     assert (model, hp.mlm_probability, hp.masking, probes.top_k) == ("m", 0.15, "token", 5)
-    with pytest.raises(PipelineError, match=r"profiles.cpu.mlm_pretrain.masking = 'span' is invalid; "
+    with pytest.raises(PipelineError, match=r"params.yaml: mlm_pretrain.masking = 'span' is invalid; "
                                             r"accepted: token \| whole_word"):
         settings.mlm(mlm_params({**section, "masking": "span"}))
-    with pytest.raises(PipelineError, match="profiles.cpu.mlm_pretrain.mlm_probability = 1.5 is invalid"):
+    with pytest.raises(PipelineError, match="params.yaml: mlm_pretrain.mlm_probability = 1.5 is invalid"):
         settings.mlm(mlm_params({**section, "mlm_probability": 1.5}))
-    with pytest.raises(PipelineError, match="mlm.probes = .* is invalid"):
+    with pytest.raises(PipelineError, match="params.yaml: mlm_probes.sentences = .* is invalid"):
         settings.mlm(mlm_params(section, ["no mask here"]))
 
 
@@ -117,8 +117,8 @@ def test_pretrain_a_tiny_run(tmp_path, raw_dir):
     probes = ["What a horrible [MASK]!", "This movie is a [MASK]."]
     hp = settings.validate(schema.MlmTraining, {**HP, "mlm_probability": 0.15, "masking": "whole_word"}, "test")
     task = mlm.MlmTask(hp, probes, 3, ROTTEN_TOMATOES)
-    metrics = train_and_evaluate(task, MINILM, hp, data, RunOutputs(tmp_path / "m.json", tmp_path / "model"))
-    report = task.report
+    result = train_and_evaluate(task, MINILM, hp, data, RunOutputs(tmp_path / "m.json", model=tmp_path / "model"))
+    metrics, report = result.metrics, result.extras["fill_mask"]
     assert metrics["train_samples"] == 32
     assert metrics["mlm_head_pretrained"] == 0 and metrics["whole_word"] == 1
     assert all(isinstance(v, (int, float)) for v in metrics.values())
@@ -131,13 +131,11 @@ def test_pretrain_a_tiny_run(tmp_path, raw_dir):
 
 
 def test_the_repository_params_define_mlm_for_every_profile():
-    from stages.lib.config.params import load_params
-    from tests.conftest import REPO
+    from tests.conftest import composed
 
-    params = load_params(REPO / "params.yaml")
     for name in ("book", "cpu", "smoke"):
-        settings.mlm({**params, "profile": name})
-    assert settings.mlm({**params, "profile": "book"})[1].epochs == 10  # the book's 10 epochs
+        settings.mlm(composed([f"profile={name}"]))
+    assert settings.mlm(composed(["profile=book"]))[1].epochs == 10  # the book's 10 epochs
 
 
 @pytest.mark.parametrize("arch", ["bert", "mpnet"])

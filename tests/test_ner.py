@@ -68,8 +68,8 @@ def test_tokenize_keeps_word_ids_and_word_tags_use_the_first_sub_token(tokenizer
 
 
 def ner_params(profile: dict, probes: dict | None = None) -> dict:
-    return {"profile": "cpu", "profiles": {"cpu": profile},
-            "ner": {"probe_sentences": ["My name is Maarten."]} if probes is None else probes}
+    return {"profile": "cpu", **profile,
+            "ner_probes": {"sentences": ["My name is Maarten."]} if probes is None else probes}
 
 
 def test_settings_name_the_bad_parameter():
@@ -77,15 +77,15 @@ def test_settings_name_the_bad_parameter():
     profile = {"ner_model": "m", "ner": {**seeded, "seeds": [42, 43], "label_all_subtokens": True}}
     model, hps, _ = settings.ner(ner_params(profile))
     assert [hp.seed for hp in hps] == [42, 43] and hps[1].label_all_subtokens is True
-    with pytest.raises(PipelineError, match="profiles.cpu.ner.label_all_subtokens = 'yes' is invalid"):
+    with pytest.raises(PipelineError, match="params.yaml: ner.label_all_subtokens = 'yes' is invalid"):
         settings.ner(ner_params({**profile, "ner": {**profile["ner"], "label_all_subtokens": "yes"}}))
-    with pytest.raises(PipelineError, match="profiles.cpu.ner.batch_size = 0 is invalid"):
+    with pytest.raises(PipelineError, match="params.yaml: ner.batch_size = 0 is invalid"):
         settings.ner(ner_params({**profile, "ner": {**profile["ner"], "batch_size": 0}}))
-    with pytest.raises(PipelineError, match=r"profiles.cpu.ner.seed: write seeds, a list \(e.g. seeds: \[42\]\)"):
+    with pytest.raises(PipelineError, match=r"params.yaml: ner.seed: write seeds, a list \(e.g. seeds: \[42\]\)"):
         settings.ner(ner_params({**profile, "ner": {**HP, "label_all_subtokens": True}}))
-    with pytest.raises(PipelineError, match="profiles.cpu.ner_model is missing"):
+    with pytest.raises(PipelineError, match="params.yaml: ner_model is missing"):
         settings.ner(ner_params({"ner": profile["ner"]}))
-    with pytest.raises(PipelineError, match="ner.probe_sentences is missing"):
+    with pytest.raises(PipelineError, match="params.yaml: ner_probes.sentences is missing"):
         settings.ner(ner_params(profile, {}))
 
 
@@ -95,9 +95,10 @@ def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
     hp = settings.validate(schema.NerTraining, {**HP, "label_all_subtokens": True}, "test")
     sentences = ["My name is Maarten.", "Homer lives in Springfield."]
     task = ner.NerTask(True, sentences, bootstrap_settings(), CONLL2003)
-    metrics = train_and_evaluate(task, "sentence-transformers/all-MiniLM-L6-v2", hp, data,
-                                 RunOutputs(tmp_path / "ner.json", tmp_path / "model"))
-    write_jsonl(tmp_path / "pred.jsonl", task.predictions["test"])
+    result = train_and_evaluate(task, "sentence-transformers/all-MiniLM-L6-v2", hp, data,
+                                RunOutputs(tmp_path / "ner.json", model=tmp_path / "model"))
+    metrics, probes = result.metrics, result.extras["probes"]["probes"]
+    write_jsonl(tmp_path / "pred.jsonl", result.predictions["test"])
     assert metrics["train_samples"] == 16 and metrics["test_sentences"] == 8
     for key in ("entity_f1", "entity_precision", "entity_recall", "entity_f1_strict", "book_token_f1",
                 "f1_PER", "f1_ORG", "f1_LOC", "f1_MISC"):
@@ -113,23 +114,21 @@ def test_train_evaluate_and_probe_a_tiny_model(tmp_path, raw_dir):
     assert {t for r in rows for t in r["pred"]} <= set(NER_TAGS)
 
     saved = ner.extract_entities(str(tmp_path / "model"), str(tmp_path / "model"), sentences)
-    assert saved == task.probes  # the trained model in memory finds what the saved one finds
-    json.dumps(task.probes)  # JSON-serialisable
-    assert [p["sentence"] for p in task.probes] == sentences
-    for entity in (e for p in task.probes for e in p["entities"]):
+    assert saved == probes  # the trained model in memory finds what the saved one finds
+    json.dumps(probes)  # JSON-serialisable
+    assert [p["sentence"] for p in probes] == sentences
+    for entity in (e for p in probes for e in p["entities"]):
         assert set(entity) == {"word", "entity_group", "score", "start", "end"}
         assert entity["entity_group"] in ("PER", "ORG", "LOC", "MISC") and entity["score"] == round(entity["score"], 4)
 
 
 def test_the_repository_params_define_ner_for_every_profile():
-    from stages.lib.config.params import load_params
-    from tests.conftest import REPO
+    from tests.conftest import composed
 
-    params = load_params(REPO / "params.yaml")
     for name in ("book", "cpu", "smoke"):
-        settings.ner({**params, "profile": name})
-    assert settings.ner({**params, "profile": "book"})[1][0].label_all_subtokens is True  # the book's alignment
-    assert "My name is Maarten." in settings.ner(params)[2].probe_sentences
+        settings.ner(composed([f"profile={name}"]))
+    assert settings.ner(composed(["profile=book"]))[1][0].label_all_subtokens is True  # the book's alignment
+    assert "My name is Maarten." in settings.ner(composed())[2].sentences
 
 
 def test_predictions_keep_the_dataset_order_under_length_grouping(tokenizer, raw_dir):

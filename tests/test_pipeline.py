@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO, copy_repo, offline_env
+from tests.conftest import REPO, compose, configure, copy_repo, offline_env
 
 NETGUARD = REPO / "tests" / "netguard"
 
@@ -25,14 +25,10 @@ def sh(*cmd, cwd, env, expect_failure=False):
 
 @pytest.fixture(scope="module")
 def smoke_repo(tmp_path_factory, raw_dir):
-    from dvc.utils.hydra import apply_overrides
-
     repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
-    apply_overrides(repo / "params.yaml", ["profile=smoke", f"data.raw_dir={raw_dir}",  # as `dvc exp run -S`
-                                           "profiles.smoke.sweep.frozen_blocks=[0,6]",
-                                           "profiles.smoke.sweep.seeds=[1,2]",
-                                           "+profiles.smoke.runs.full.seeds=[42,43]",  # a run's own seeds (a new key: +)
-                                           "profiles.smoke.setfit.seeds=[42,43]", "profiles.smoke.ner.seeds=[42,43]"])
+    configure(repo, ["profile=smoke", f"data.raw_dir={raw_dir}", "sweep.frozen_blocks=[0,6]", "sweep.seeds=[1,2]",
+                     "+runs.full.seeds=[42,43]",  # a run's own seeds (a new key: +)
+                     "setfit.seeds=[42,43]", "ner.seeds=[42,43]"])
 
     # every Python process of the run (dvc, each stage) loads tests/netguard/sitecustomize.py:
     # network access is refused and logged to NETGUARD_LOG
@@ -60,6 +56,9 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
         assert (repo / "metrics/live/fine_tune" / run / "plots/metrics/loss.tsv").is_file()
         assert not (repo / "metrics/live/fine_tune" / run / "params.yaml").exists()  # machine-specific paths
         metrics[run] = m = json.loads((repo / "metrics/fine_tune" / f"{run}.json").read_text())
+        top = json.loads((repo / "metrics/headline/fine_tune" / f"{run}.json").read_text())  # what dvc exp show shows
+        assert (top["f1"], [top["f1_low"], top["f1_high"]], top["trainable_params"]) == \
+            (m["test_f1"], m["test_f1_ci95"], m["trainable_params"])
         for key in ("test_f1", "test_accuracy", "validation_f1", "validation_accuracy"):
             assert 0.0 <= m[key] <= 1.0
             low, high = m[f"{key}_ci95"]
@@ -221,9 +220,7 @@ def test_second_repro_is_a_no_op(smoke_repo):
 def test_a_new_sweep_seed_changes_only_the_sweep(smoke_repo):
     repo, env, _ = smoke_repo
     params = (repo / "params.yaml").read_text()
-    from dvc.utils.hydra import apply_overrides
-
-    apply_overrides(repo / "params.yaml", ["profiles.smoke.sweep.seeds=[1,3]"])
+    compose(repo, ["sweep.seeds=[1,3]"])
     try:
         out = sh("dvc", "status", cwd=repo, env=env)
     finally:
@@ -254,17 +251,17 @@ def test_param_experiment_shows_in_params_and_metrics_diff(smoke_repo):
     sh("git", "commit", "-qm", "baseline results", cwd=repo, env=env)
     # the value as users type it: DVC writes it back as 3e-05, a number only to a YAML 1.2 reader;
     # one target (and what it depends on), as when trying a knob on one run before the whole pipeline
-    out = sh("dvc", "exp", "run", "-S", "profiles.smoke.fine_tune.learning_rate=3e-5", "fine-tune@full", cwd=repo, env=env)
+    out = sh("dvc", "exp", "run", "-S", "fine_tune.learning_rate=3e-5", "fine-tune@full", cwd=repo, env=env)
     assert "Running stage 'fine-tune@full'" in out
     assert "Stage 'prepare' didn't change, skipping" in out  # only the stages that read the param
     assert "lr 3e-05" in out  # the stage read the number
     diff = sh("git", "diff", "-U0", "params.yaml", cwd=repo, env=env)
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-    assert changed == ["-      learning_rate: 5.0e-5", "+      learning_rate: 3e-05"]  # only the knob
+    assert changed == ["-  learning_rate: 5.0e-05", "+  learning_rate: 3.0e-05"]  # only the knob
     params = sh("dvc", "params", "diff", "--md", cwd=repo, env=env)
-    assert "profiles.smoke.fine_tune.learning_rate" in params and "3e-05" in params
+    assert "fine_tune.learning_rate" in params and "3e-05" in params
     metrics = sh("dvc", "metrics", "diff", "--md", cwd=repo, env=env)
-    assert "metrics/fine_tune/full.json" in metrics and "train_loss" in metrics
+    assert "metrics/headline/fine_tune/full.json" in metrics and "train_s" in metrics
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +299,7 @@ def test_every_output_travels_through_a_dvc_remote(shared):
 
 def test_an_experiment_moves_between_clones_and_applies(shared):
     repo, other, env = shared
-    sh("dvc", "exp", "run", "--temp", "-n", "lr-1e-4", "-S", "profiles.smoke.fine_tune.learning_rate=1e-4",
+    sh("dvc", "exp", "run", "--temp", "-n", "lr-1e-4", "-S", "fine_tune.learning_rate=1e-4",
        "fine-tune@full", cwd=repo, env=env)
     sh("dvc", "exp", "push", "origin", "lr-1e-4", cwd=repo, env=env)  # git refs and the outputs it made
     sh("dvc", "pull", cwd=other, env=env)

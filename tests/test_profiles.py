@@ -1,5 +1,6 @@
-"""One switch: `profile` alone selects everything that differs between profiles, the freeze sweep's
-points included, in DVC's own view of the pipeline; cpu -> book -> cpu needs no other edit."""
+"""One switch: `-S profile=<name>` alone selects everything that differs between profiles (conf/profile/),
+the freeze sweep's points included, in DVC's own view of the pipeline; cpu -> book -> cpu needs no other
+edit, and params.yaml holds the selected profile only."""
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import pytest
 
 from stages.lib.config import settings
 from stages.lib.config.params import load_params
-from tests.conftest import copy_repo, offline_env
+from tests.conftest import compose, copy_repo, offline_env
 
 EXPECTED = {  # profile -> (sweep points, embeddings frozen at every point)
     "book": ([(k, 42) for k in range(13)], False),  # the book's bonus cell: 0..12 of bert-base's 12
@@ -27,9 +28,7 @@ def repo(tmp_path_factory) -> Path:
 
 def switch(repo: Path, profile: str) -> None:
     """What `dvc exp run -S profile=<p>` does to params.yaml."""
-    from dvc.utils.hydra import apply_overrides
-
-    apply_overrides(repo / "params.yaml", [f"profile={profile}"])
+    compose(repo, [f"profile={profile}"])
 
 
 STAGE_PARAMS = """
@@ -58,23 +57,18 @@ def test_the_profile_alone_selects_the_sweep(repo, profile):
     assert "freeze-sweep " in out.stdout and "freeze-sweep-summary" in out.stdout
     params = stage_params(repo, "freeze-sweep")
     assert params["profile"] == profile
-    section = params[f"profiles.{profile}.sweep"]
+    section = params["sweep"]
     _, plan = settings.sweep(load_params(repo / "params.yaml"))
     points, embeddings = EXPECTED[profile]
     assert plan.points == points and plan.freeze_embeddings is embeddings
     assert section["frozen_blocks"] == sorted({k for k, _ in points})
     assert set(stage_params(repo, "freeze-sweep-summary")) == {
-        "profile", f"profiles.{profile}.sweep.frozen_blocks", f"profiles.{profile}.sweep.seeds",
-        "sweep.stable_tolerance"}
-    for stage in ("fine-tune@full", "ner", "setfit", "mlm-pretrain"):
-        assert all(not k.startswith("profiles.") or k.startswith(f"profiles.{profile}.")
-                   for k in stage_params(repo, stage)), stage
+        "profile", "sweep.frozen_blocks", "sweep.seeds", "sweep_summary.stable_tolerance"}
+    assert "profiles" not in load_params(repo / "params.yaml")  # the other profiles stay in conf/
 
 
 def test_fine_tune_from_mlm_depends_on_its_model_param(repo):
-    from dvc.utils.hydra import apply_overrides
-
-    apply_overrides(repo / "params.yaml", ["from_mlm.model=data/models/other_mlm"])
+    compose(repo, ["from_mlm.model=data/models/other_mlm"])
     out = subprocess.run([Path(sys.executable).parent / "dvc", "status", "fine-tune-from-mlm"], cwd=repo,
                          env=offline_env(), capture_output=True, text=True)
     assert "data/models/other_mlm" in out.stdout and "data/models/mlm_pretrain" not in out.stdout, out

@@ -1,5 +1,5 @@
 """params.yaml through the typed settings layer: every bad value is one line naming its param path,
-every profile of the repository's params.yaml validates, and runs/sweeps apply their overrides."""
+every profile of the repository's conf/ validates, and runs/sweeps apply their overrides."""
 import copy
 
 import pytest
@@ -9,7 +9,7 @@ from stages.lib.config import schema, settings
 from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.config.schema import FreezeSpec
-from tests.conftest import REPO
+from tests.conftest import REPO, composed
 
 HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01, "seed": 42,
       "precision": "fp32", "group_by_length": False, "max_train_samples": None, "max_eval_samples": None,
@@ -32,8 +32,8 @@ def training(hp: dict, where: str = "x"):
 # ---- the repository's params.yaml ----------------------------------------------------------
 
 @pytest.mark.parametrize("profile", ["book", "cpu", "smoke"])
-def test_every_profile_validates_for_every_stage(params, profile):
-    params = {**params, "profile": profile}
+def test_every_profile_validates_for_every_stage(profile):
+    params = composed([f"profile={profile}"])
     for run in ("full", "head_only", "first_blocks", "from_mlm"):
         settings.fine_tune_run(params, run)
     settings.sweep(params), settings.mlm(params), settings.ner(params), settings.setfit(params)
@@ -41,7 +41,7 @@ def test_every_profile_validates_for_every_stage(params, profile):
 
 
 def test_book_values(params):
-    book = {**params, "profile": "book"}
+    book = composed(["profile=book"])
     assert settings.fine_tune_run(book, "first_blocks")[1] == FreezeSpec(freeze_embeddings=True, frozen_blocks=10,
                                                                         frozen_layers="every_step")
     assert settings.fine_tune_run(book, "head_only")[1].frozen_layers == settings.sweep(book)[1].frozen_layers == "every_step"
@@ -63,8 +63,8 @@ def test_book_values(params):
     ("max_train_samples", -3, "max_train_samples = -3 is invalid"),
 ])
 def test_bad_hyperparameters_name_the_parameter(key, value, message):
-    with pytest.raises(PipelineError, match=f"profiles.cpu.fine_tune.{message}"):
-        training({**HP, key: value}, "profiles.cpu.fine_tune")
+    with pytest.raises(PipelineError, match=f"fine_tune.{message}"):
+        training({**HP, key: value}, "fine_tune")
 
 
 def test_unknown_and_missing_keys():
@@ -91,21 +91,21 @@ def test_auto_precision_is_resolved_for_this_machine():
 def test_a_run_may_override_training_keys(params):
     model, spec, (hp,) = settings.fine_tune_run(params, "head_only")
     assert spec.head_only and hp.learning_rate == 1e-3
-    assert settings.fine_tune_run(params, "full")[2][0].learning_rate == params["profiles"]["cpu"]["fine_tune"]["learning_rate"]
+    assert settings.fine_tune_run(params, "full")[2][0].learning_rate == params["fine_tune"]["learning_rate"]
 
 
 def test_a_bad_override_names_the_run(params):
-    params["profiles"]["cpu"]["runs"]["head_only"]["learning_rate"] = "fast"
-    with pytest.raises(PipelineError, match=r"^params.yaml: profiles.cpu.runs.head_only.learning_rate = 'fast' is invalid"):
+    params["runs"]["head_only"]["learning_rate"] = "fast"
+    with pytest.raises(PipelineError, match=r"^params.yaml: runs.head_only.learning_rate = 'fast' is invalid"):
         settings.fine_tune_run(params, "head_only")
 
 
 def test_unknown_profile_and_run_and_key(params):
-    with pytest.raises(PipelineError, match="profile: 'gpu' is not defined; accepted values: book, cpu"):
-        settings.profile_name({"profile": "gpu", "profiles": {"book": {}, "cpu": {}}})
+    with pytest.raises(PipelineError, match="params.yaml: profile is missing"):
+        settings.profile_name({})
     with pytest.raises(PipelineError, match="has no run 'half'"):
         settings.fine_tune_run(params, "half")
-    params["profiles"]["cpu"]["runs"]["full"] = {"frozen_block": 3}
+    params["runs"]["full"] = {"frozen_block": 3}
     with pytest.raises(PipelineError, match="runs.full: unknown key.*frozen_block"):
         settings.fine_tune_run(params, "full")
 
@@ -113,7 +113,7 @@ def test_unknown_profile_and_run_and_key(params):
 def test_from_mlm_starts_from_the_top_level_checkpoint_param(params):
     model, spec, hp = settings.fine_tune_run(params, "from_mlm")
     assert model == params["from_mlm"]["model"] == "data/models/mlm_pretrain" and spec == FreezeSpec()
-    assert settings.fine_tune_run(params, "full")[0] == params["profiles"]["cpu"]["classifier_model"]
+    assert settings.fine_tune_run(params, "full")[0] == params["classifier_model"]
     with pytest.raises(PipelineError, match="params.yaml: from_mlm.model = '' is invalid"):
         settings.fine_tune_run({**params, "from_mlm": {"model": ""}}, "from_mlm")
     with pytest.raises(PipelineError, match="params.yaml: from_mlm.model is missing"):
@@ -127,30 +127,30 @@ def test_from_mlm_starts_from_the_top_level_checkpoint_param(params):
     ({"head_only": True, "frozen_layers": "never"}, r"frozen_layers = 'never' is invalid; accepted: once \(run once"),
 ])
 def test_bad_freeze_params_name_the_parameter(params, run, message):
-    params["profiles"]["cpu"]["runs"]["x"] = run
-    with pytest.raises(PipelineError, match=f"profiles.cpu.runs.x.{message}"):
+    params["runs"]["x"] = run
+    with pytest.raises(PipelineError, match=f"runs.x.{message}"):
         settings.fine_tune_run(params, "x")
 
 
 def test_seeds_make_one_run_each_and_a_run_may_set_its_own(params):
-    params["profiles"]["cpu"]["fine_tune"]["seeds"] = [42, 43, 44]   # as -S profiles.cpu.fine_tune.seeds=[42,43,44]
+    params["fine_tune"]["seeds"] = [42, 43, 44]   # as -S fine_tune.seeds=[42,43,44]
     assert [hp.seed for hp in settings.fine_tune_run(params, "full")[2]] == [42, 43, 44]
-    params["profiles"]["cpu"]["runs"]["full"]["seeds"] = [7]
+    params["runs"]["full"]["seeds"] = [7]
     (hp,) = settings.fine_tune_run(params, "full")[2]
     assert hp.seed == 7 and [h.seed for h in settings.fine_tune_run(params, "head_only")[2]] == [42, 43, 44]
     assert settings.sweep_point(params, settings.sweep(params)[1], 5).seed == 5  # the sweep's own seeds
 
 
 @pytest.mark.parametrize("where, value, message", [
-    ("fine_tune", {"seeds": []}, r"profiles.cpu.fine_tune.seeds = \[\] is invalid; accepted: a list of distinct integers"),
-    ("fine_tune", {"seeds": [1, 1]}, r"profiles.cpu.fine_tune.seeds = \[1, 1\] is invalid"),
-    ("fine_tune", {"seeds": 42}, r"profiles.cpu.fine_tune.seeds = 42 is invalid"),
-    ("fine_tune", {"seed": 42}, r"profiles.cpu.fine_tune.seed: write seeds, a list \(e.g. seeds: \[42\]\)"),
-    ("runs.full", {"seeds": ["a"]}, r"profiles.cpu.runs.full.seeds = \['a'\] is invalid"),
-    ("runs.full", {"seed": 1}, r"profiles.cpu.runs.full: unknown key\(s\) seed; accepted: .*, seeds$"),
+    ("fine_tune", {"seeds": []}, r"fine_tune.seeds = \[\] is invalid; accepted: a list of distinct integers"),
+    ("fine_tune", {"seeds": [1, 1]}, r"fine_tune.seeds = \[1, 1\] is invalid"),
+    ("fine_tune", {"seeds": 42}, r"fine_tune.seeds = 42 is invalid"),
+    ("fine_tune", {"seed": 42}, r"fine_tune.seed: write seeds, a list \(e.g. seeds: \[42\]\)"),
+    ("runs.full", {"seeds": ["a"]}, r"runs.full.seeds = \['a'\] is invalid"),
+    ("runs.full", {"seed": 1}, r"runs.full: unknown key\(s\) seed; accepted: .*, seeds$"),
 ])
 def test_bad_seeds_name_the_param(params, where, value, message):
-    section = params["profiles"]["cpu"]
+    section = params
     for key in where.split("."):
         section = section[key]
     section.update(value)
@@ -158,10 +158,10 @@ def test_bad_seeds_name_the_param(params, where, value, message):
         section.pop("seeds", None)
     with pytest.raises(PipelineError, match=f"^params.yaml: {message}"):
         settings.fine_tune_run(params, "full")
-    params["profiles"]["cpu"]["fine_tune"].pop("seeds", None)
-    params["profiles"]["cpu"]["fine_tune"].pop("seed", None)
+    params["fine_tune"].pop("seeds", None)
+    params["fine_tune"].pop("seed", None)
     if where == "fine_tune":
-        with pytest.raises(PipelineError, match=r"profiles.cpu.fine_tune.seeds is missing"):
+        with pytest.raises(PipelineError, match=r"fine_tune.seeds is missing"):
             settings.fine_tune_run(params, "full")
 
 
@@ -175,20 +175,20 @@ def test_bad_seeds_name_the_param(params, where, value, message):
     ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {}, "points": 3}, "unknown"),
     ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {"epoch": 1}}, "fine_tune: unknown"),
     ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "once", "fine_tune": {"seeds": [2]}},
-     "fine_tune.seeds: the sweep's seeds are profiles.cpu.sweep.seeds"),
+     "fine_tune.seeds: the sweep's seeds are sweep.seeds"),
     ({"frozen_blocks": [0], "seeds": [1], "freeze_embeddings": True, "frozen_layers": "twice", "fine_tune": {}},
      "frozen_layers = 'twice' is invalid; accepted: once .* | every_step"),
 ])
 def test_a_bad_sweep_section_names_the_param(section, message):
-    with pytest.raises(PipelineError, match=f"params.yaml: profiles.cpu.sweep.*{message}"):
-        settings.sweep({"profile": "cpu", "profiles": {"cpu": {"classifier_model": MINILM, "sweep": section}}})
+    with pytest.raises(PipelineError, match=f"params.yaml: sweep.*{message}"):
+        settings.sweep({"profile": "cpu", "classifier_model": MINILM, "sweep": section})
 
 
 def test_sweep_points_apply_the_sweeps_overrides_and_seed(params):
     model, plan = settings.sweep(params)
     hp = settings.sweep_point(params, plan, 7)
     assert model == MINILM and plan.points[0] == (0, 42)
-    assert hp.epochs == 1 and hp.seed == 7 and hp.learning_rate == params["profiles"]["cpu"]["fine_tune"]["learning_rate"]
+    assert hp.epochs == 1 and hp.seed == 7 and hp.learning_rate == params["fine_tune"]["learning_rate"]
 
 
 # ---- setfit, mlm, ner, data ----------------------------------------------------------------
@@ -206,8 +206,8 @@ def test_sweep_points_apply_the_sweeps_overrides_and_seed(params):
 def test_bad_setfit_settings_name_the_parameter(key, value, message):
     profile = {"setfit_model": MINILM, "setfit": copy.deepcopy(SETFIT)}
     profile["setfit"][key] = value
-    with pytest.raises(PipelineError, match=rf"params.yaml: profiles.smoke.setfit.*{message}"):
-        settings.setfit({"profile": "smoke", "profiles": {"smoke": profile}, "data": {"fewshot_seed": 42}})
+    with pytest.raises(PipelineError, match=rf"params.yaml: setfit.*{message}"):
+        settings.setfit({"profile": "smoke", **profile, "data": {"fewshot_seed": 42}})
 
 
 @pytest.mark.parametrize("key, value, message", [
@@ -248,15 +248,18 @@ def test_a_missing_data_key_says_what_it_takes(params):
         settings.data(params)
 
 
-def test_report_and_checkpoint_settings(params):
+def test_report_and_checkpoint_settings(params, tmp_path, monkeypatch):
     assert settings.report(params)["book"]["fine_tune/full:test_f1"] == 0.857
-    with pytest.raises(PipelineError, match="report.book.x = 'high' is invalid"):
-        settings.report({**params, "report": {"book": {"x": "high"}}})
+    monkeypatch.chdir(tmp_path)  # the book's numbers are a file of their own, not params
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/book.yaml").write_text("book: {x: high}\nbook_sweep: {}\n")
+    with pytest.raises(PipelineError, match=r"^reports/book.yaml: book.x = 'high' is invalid"):
+        settings.report(params)
     with pytest.raises(PipelineError, match="checkpoints.every_steps = 0 is invalid; accepted: a positive integer"):
         settings.checkpoint_steps({"checkpoints": {"every_steps": 0}})
 
 
 def test_a_section_that_is_not_a_mapping(params):
-    params["profiles"]["cpu"]["sweep"] = 3
-    with pytest.raises(PipelineError, match="profiles.cpu.sweep = 3 is invalid; accepted: a mapping with keys frozen_blocks"):
+    params["sweep"] = 3
+    with pytest.raises(PipelineError, match="sweep = 3 is invalid; accepted: a mapping with keys frozen_blocks"):
         settings.sweep(params)

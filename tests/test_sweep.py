@@ -67,14 +67,13 @@ def test_figure_in_the_books_style(tmp_path):
 def test_every_point_of_the_sweep_shares_one_store_of_frozen_states(tmp_path, monkeypatch):
     """The stage hands every point's task the same cached.Kept, so each point continues from the
     last one's frozen-block states (training itself is stood in for: this checks the stage's wiring)."""
-    from dvc.utils.hydra import apply_overrides
-
     from stages import freeze_sweep
-    from tests.conftest import copy_repo
+    from stages.lib.training.loop import Result
+    from tests.conftest import compose, copy_repo
     from tests.prepared import ROTTEN_TOMATOES
 
     repo = copy_repo(tmp_path)
-    apply_overrides(repo / "params.yaml", ["profile=smoke", "profiles.smoke.sweep.frozen_blocks=[0,3,6]"])
+    compose(repo, ["profile=smoke", "sweep.frozen_blocks=[0,3,6]"])
     (repo / "data/prepared/classification").mkdir(parents=True)
     (repo / "data/prepared/classification.json").write_text(json.dumps(ROTTEN_TOMATOES))
     monkeypatch.chdir(repo)
@@ -82,8 +81,7 @@ def test_every_point_of_the_sweep_shares_one_store_of_frozen_states(tmp_path, mo
 
     def train_and_evaluate(task, model, hp, data_dir, checkpoints=None):
         stores.append(task.kept)
-        task.predictions = {"test": [{"row": 0, "gold": 1, "pred": 1, "probs": [0.2, 0.8]}]}
-        return {"test_f1": 1.0}
+        return Result({"test_f1": 1.0}, {"test": [{"row": 0, "gold": 1, "pred": 1, "probs": [0.2, 0.8]}]})
 
     monkeypatch.setattr(freeze_sweep, "train_and_evaluate", train_and_evaluate)
     freeze_sweep.main()

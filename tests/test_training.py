@@ -13,7 +13,7 @@ from stages.lib.data.builtin import SENTIMENT_SCHEMA, describe, write_splits
 from stages.lib.scoring.metrics import classification_metrics
 from stages.lib.models.loading import load_sequence_classifier
 from stages.lib.config.paths import RunOutputs
-from stages.lib.training.loop import Task, run, train_and_evaluate
+from stages.lib.training.loop import Result, Task, run, train_and_evaluate
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HP = {"learning_rate": 1e-3, "batch_size": 8, "epochs": 1, "weight_decay": 0.0, "seed": 42,
@@ -35,8 +35,8 @@ class LengthTask(Task):
 
     def evaluate(self, trainer, evals):
         out = trainer.predict(evals["test"][1])
-        m = classification_metrics(out.label_ids.tolist(), out.predictions.argmax(-1).tolist())
-        return {f"test_{k}": v for k, v in m.items()}
+        m = classification_metrics(out.label_ids.tolist(), out.predictions.argmax(-1).tolist(), ("short", "long"))
+        return Result({f"test_{k}": v for k, v in m.items()})  # no per-row predictions: none written
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +51,13 @@ def data_dir(tmp_path_factory):
 def test_a_new_task_runs_through_the_skeleton(data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # checkpoints go to data/checkpoints/ under the working directory
     hp = settings.validate(schema.Training, HP, "test")
-    out = RunOutputs(tmp_path / "m.json", tmp_path / "model", tmp_path / "live")
-    params = {"checkpoints": {"every_steps": 100}, "profile": "toy", "profiles": {"toy": {}}}
-    metrics = run(params, "toy", LengthTask(), MINILM, [hp], data_dir, out)
-    assert json.loads((tmp_path / "m.json").read_text()) == metrics
+    out = RunOutputs(tmp_path / "m.json", tmp_path / "headline.json", tmp_path / "model", tmp_path / "live")
+    params = {"checkpoints": {"every_steps": 100}, "profile": "toy"}
+    result = run(params, "toy", LengthTask(), MINILM, [hp], data_dir, out)
+    metrics = result.metrics
+    assert json.loads((tmp_path / "m.json").read_text()) == metrics and result.predictions == result.extras == {}
+    assert json.loads((tmp_path / "headline.json").read_text()) == {  # any task's: its test scores and seconds
+        "f1": metrics["test_f1"], "accuracy": metrics["test_accuracy"], "train_s": metrics["train_runtime_s"]}
     assert metrics["train_samples"] == 32 and 0 <= metrics["test_f1"] <= 1
     assert metrics["train_runtime_s"] > 0 and metrics["train_samples_per_second"] > 0
     assert metrics["bf16"] == metrics["fp16"] == 0 and metrics["train_loss"] > 0
@@ -74,7 +77,7 @@ def test_a_new_task_runs_through_the_skeleton(data_dir, tmp_path, monkeypatch):
 
 def test_the_seed_fixes_the_run(data_dir):
     hp = settings.validate(schema.Training, HP, "test")
-    a, b = (train_and_evaluate(LengthTask(), MINILM, hp, data_dir) for _ in range(2))
+    a, b = (train_and_evaluate(LengthTask(), MINILM, hp, data_dir).metrics for _ in range(2))
     assert a["train_loss"] == b["train_loss"] and a["test_f1"] == b["test_f1"]
 
 

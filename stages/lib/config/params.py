@@ -1,5 +1,5 @@
 """Reading params.yaml, validating a section of it against a type (stages.lib.config.settings holds them),
-and a user's error as one clear line: `params.yaml: profiles.cpu.fine_tune.learning_rate = -1 is
+and a user's error as one clear line: `params.yaml: fine_tune.learning_rate = -1 is
 invalid; accepted: a positive number, e.g. 2.0e-5`."""
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from stages.lib.runtime.errors import PipelineError
 
 PARAMS_FILE = Path("params.yaml")
+CONF_DIR = Path("conf")  # what `dvc exp run` composes params.yaml from (Hydra)
 
 # No telemetry, no prompts: set before any Hugging Face or DVC library is imported by a stage.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -41,12 +42,28 @@ def load_params(path: Path = PARAMS_FILE) -> dict:
     return params
 
 
-def validate(kind, value: Any, where: str):
-    """`value` as `kind` (a model or an annotated type), or a PipelineError naming the param."""
+def load_profile(name: str | None = None, conf: Path = CONF_DIR) -> dict:
+    """params.yaml; or, given a profile name, the params `dvc exp run -S profile=<name>` would compose
+    from conf/ (for tools that run a profile without switching the workspace to it)."""
+    if name is None:
+        return load_params()
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    try:
+        with initialize_config_dir(str(conf.resolve()), version_base=None):
+            return OmegaConf.to_container(compose("config", [f"profile={name}"]), resolve=True)
+    except HydraException as e:
+        raise PipelineError(f"{conf}: {' '.join(str(e).split())}") from None
+
+
+def validate(kind, value: Any, where: str, file: Path = PARAMS_FILE):
+    """`value` as `kind` (a model or an annotated type), or a PipelineError naming the param (in `file`)."""
     try:
         return TypeAdapter(kind).validate_python(value)
     except ValidationError as e:
-        raise PipelineError(_one_line(kind, value, where, e.errors()[0])) from None
+        raise PipelineError(f"{file}: {_one_line(kind, value, where, e.errors()[0])}") from None
 
 
 def _one_line(kind, value: Any, where: str, error: dict) -> str:
@@ -56,18 +73,18 @@ def _one_line(kind, value: Any, where: str, error: dict) -> str:
         fields = _field(kind, parent)[0]
         keys = error.get("ctx", {}).get("keys") or [loc[-1]]
         accepted = error.get("ctx", {}).get("accepted") or list(fields.model_fields if fields else [])
-        return f"params.yaml: {_path(where, parent)}: unknown key(s) {', '.join(keys)}; accepted: {', '.join(accepted)}"
+        return f"{_path(where, parent)}: unknown key(s) {', '.join(keys)}; accepted: {', '.join(accepted)}"
     if any(isinstance(part, int) for part in loc):  # an item of a list: name the list, show it whole
         loc = loc[:next(i for i, part in enumerate(loc) if isinstance(part, int))]
     accepted = error.get("ctx", {}).get("accepted") or _field(kind, loc)[1]
     path = _path(where, loc)
     if error["type"] == "missing":
-        return f"params.yaml: {path} is missing ({accepted})"
+        return f"{path} is missing ({accepted})"
     for part in loc:
         value = value[part]
     if error["type"] == "rule":
-        return f"params.yaml: {path} {error['msg']}"
-    return f"params.yaml: {path} = {value!r} is invalid; accepted: {accepted}"
+        return f"{path} {error['msg']}"
+    return f"{path} = {value!r} is invalid; accepted: {accepted}"
 
 
 def _path(where: str, loc: list) -> str:
@@ -128,17 +145,12 @@ def section(params: dict, path: str, kind):
 
 
 def profile_name(params: dict) -> str:
-    """The profile named by `profile:`."""
-    name, profiles = params.get("profile"), params.get("profiles") or {}
-    if name not in profiles:
-        raise PipelineError(
-            f"params.yaml: profile: {name!r} is not defined; accepted values: {', '.join(profiles)}")
+    """The profile params.yaml was composed from (conf/profile/<name>.yaml), for what runs print and cards say."""
+    name = params.get("profile")
+    if not isinstance(name, str) or not name:
+        raise PipelineError("params.yaml: profile is missing (params.yaml is composed from conf/ by `dvc exp run`; "
+                            "see docs/profiles-and-experiments.md)")
     return name
-
-
-def in_profile(params: dict, key: str, kind):
-    """profiles.<profile>.<key> as `kind`."""
-    return section(params, f"profiles.{profile_name(params)}.{key}", kind)
 
 
 def stage_main(fn: Callable[..., None]) -> Callable[..., None]:

@@ -115,7 +115,7 @@ class FreezeSpec(Section):
 
 
 class Run(Overrides, FreezeSpec):
-    """A run of profiles.<p>.runs (or from_mlm): freezing, its own model if any, fine_tune overrides."""
+    """A run of runs (or from_mlm): freezing, its own model if any, fine_tune overrides."""
     model_config = ConfigDict(extra="allow")
     model: ModelId | None = None
 
@@ -235,13 +235,13 @@ def _one_mask_each(probes: list[str]) -> list[str]:
 
 
 class MlmProbes(Section):
-    probes: Annotated[list[str], Field(min_length=1), AfterValidator(_one_mask_each),
+    sentences: Annotated[list[str], Field(min_length=1), AfterValidator(_one_mask_each),
                       accepts('a list of sentences with one "[MASK]" each')]
     top_k: PositiveInt
 
 
 class NerProbes(Section):
-    probe_sentences: Annotated[list[Annotated[str, Field(pattern=r"\S")]], accepts("a list of non-empty sentences")]
+    sentences: Annotated[list[Annotated[str, Field(pattern=r"\S")]], accepts("a list of non-empty sentences")]
 
 
 class Bootstrap(Section):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from stages.lib.config.params import in_profile, profile_name, section, validate
+from stages.lib.config.params import load_params, profile_name, section, validate
+from stages.lib.config.paths import BOOK_NUMBERS
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.config.schema import (Bootstrap, Compare, Data, FreezeSpec, FrozenBlocks, MlmProbes, MlmTraining, ModelId, NerProbes, NerTraining, Report, Run, Seed, Seeds, SetFit, Sweep, Training, accepts)
 
 
-FROM_MLM = "from_mlm"  # top-level, not per profile: dvc.yaml declares its model folder as a dependency
+FROM_MLM = "from_mlm"  # shared by the profiles: dvc.yaml declares its model folder as a dependency
 
 
 def training(params: dict, path: str, overrides: dict, overrides_where: str, kind=Training,
@@ -33,11 +34,10 @@ def training(params: dict, path: str, overrides: dict, overrides_where: str, kin
 
 def run_path(params: dict, run: str) -> str:
     """The params path of a fine-tune run."""
-    prof = f"profiles.{profile_name(params)}"
-    runs = [*(params["profiles"][profile_name(params)].get("runs") or {}), FROM_MLM]
+    runs = [*(params.get("runs") or {}), FROM_MLM]
     if run not in runs:
-        raise PipelineError(f"params.yaml: {prof}.runs has no run {run!r}; defined: {', '.join(runs)}")
-    return FROM_MLM if run == FROM_MLM else f"{prof}.runs.{run}"
+        raise PipelineError(f"params.yaml: runs has no run {run!r}; defined: {', '.join(runs)}")
+    return FROM_MLM if run == FROM_MLM else f"runs.{run}"
 
 
 def fine_tune_run(params: dict, run: str) -> tuple[str, FreezeSpec, list[Training]]:
@@ -47,48 +47,46 @@ def fine_tune_run(params: dict, run: str) -> tuple[str, FreezeSpec, list[Trainin
     spec = section(params, where, Run)
     if run == FROM_MLM and spec.model is None:
         raise PipelineError(f"params.yaml: {FROM_MLM}.model is missing (a Hugging Face Hub id or a local folder)")
-    model = spec.model or in_profile(params, "classifier_model", ModelId)
-    return model, spec.spec, training(params, f"profiles.{profile_name(params)}.fine_tune", spec.model_extra, where)
+    model = spec.model or section(params, "classifier_model", ModelId)
+    return model, spec.spec, training(params, "fine_tune", spec.model_extra, where)
 
 
 def sweep(params: dict) -> tuple[str, Sweep]:
-    """(model id, the profile's sweep plan)."""
-    plan, where = in_profile(params, "sweep", Sweep), f"profiles.{profile_name(params)}.sweep"
+    """(model id, the sweep plan)."""
+    plan = section(params, "sweep", Sweep)
     if "seeds" in plan.fine_tune.model_extra:
-        raise PipelineError(f"params.yaml: {where}.fine_tune.seeds: the sweep's seeds are {where}.seeds")
-    return in_profile(params, "classifier_model", ModelId), plan
+        raise PipelineError("params.yaml: sweep.fine_tune.seeds: the sweep's seeds are sweep.seeds")
+    return section(params, "classifier_model", ModelId), plan
 
 
 def sweep_grid(params: dict) -> tuple[list[int], list[int]]:
-    """(frozen_blocks, seeds) of the profile's sweep: all that freeze-sweep-summary reads."""
-    return in_profile(params, "sweep.frozen_blocks", FrozenBlocks), in_profile(params, "sweep.seeds", Seeds)
+    """(frozen_blocks, seeds) of the sweep: all that freeze-sweep-summary reads."""
+    return section(params, "sweep.frozen_blocks", FrozenBlocks), section(params, "sweep.seeds", Seeds)
 
 
 def sweep_point(params: dict, plan: Sweep, seed: int) -> Training:
     """fine_tune with the sweep's overrides and the point's seed."""
-    prof = f"profiles.{profile_name(params)}"
-    return training(params, f"{prof}.fine_tune", plan.fine_tune.model_extra, f"{prof}.sweep.fine_tune", seed=seed)[0]
+    return training(params, "fine_tune", plan.fine_tune.model_extra, "sweep.fine_tune", seed=seed)[0]
 
 
 def stable_tolerance(params: dict) -> float:
-    return section(params, "sweep.stable_tolerance", Annotated[float, accepts("a positive F1 difference", gt=0)])
+    return section(params, "sweep_summary.stable_tolerance", Annotated[float, accepts("a positive F1 difference", gt=0)])
 
 
 def mlm(params: dict) -> tuple[str, MlmTraining, MlmProbes]:
-    return (in_profile(params, "classifier_model", ModelId), in_profile(params, "mlm_pretrain", MlmTraining),
-            section(params, "mlm", MlmProbes))
+    return (section(params, "classifier_model", ModelId), section(params, "mlm_pretrain", MlmTraining),
+            section(params, "mlm_probes", MlmProbes))
 
 
 def ner(params: dict) -> tuple[str, list[NerTraining], NerProbes]:
     """(model id, hyperparameters per seed, probe sentences)."""
-    hps = training(params, f"profiles.{profile_name(params)}.ner", {}, f"profiles.{profile_name(params)}.ner",
-                   NerTraining)
-    return in_profile(params, "ner_model", ModelId), hps, section(params, "ner", NerProbes)
+    hps = training(params, "ner", {}, "ner", NerTraining)
+    return section(params, "ner_model", ModelId), hps, section(params, "ner_probes", NerProbes)
 
 
 def setfit(params: dict) -> tuple[str, SetFit, int]:
     """(model id, the setfit section, prepare's few-shot sampler seed)."""
-    return (in_profile(params, "setfit_model", ModelId), in_profile(params, "setfit", SetFit),
+    return (section(params, "setfit_model", ModelId), section(params, "setfit", SetFit),
             section(params, "data.fewshot_seed", Seed))
 
 
@@ -112,7 +110,7 @@ def checkpoint_steps(params: dict) -> int:
 
 def report(params: dict) -> dict:
     """The report notebook's parameters: the book's numbers, the profile's models, the sweep tolerance."""
-    book = section(params, "report", Report)
+    book = validate(Report, load_params(BOOK_NUMBERS), "", BOOK_NUMBERS)
     return {"profile": profile_name(params), "book": book.book, "book_sweep": book.book_sweep,
-            "models": {role: in_profile(params, f"{role}_model", ModelId) for role in ("classifier", "setfit", "ner")},
+            "models": {role: section(params, f"{role}_model", ModelId) for role in ("classifier", "setfit", "ner")},
             "stable_tolerance": stable_tolerance(params)}

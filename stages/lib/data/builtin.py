@@ -20,7 +20,6 @@ import io
 import re
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -260,22 +259,6 @@ def write_splits(splits: dict[str, dict[str, list]], schema: pa.Schema, folder: 
     for split, columns in splits.items():
         table = pa.table(columns, schema=schema)
         pq.write_table(table, folder / f"{split}.parquet", compression="zstd")
-
-
-def fewshot_sample(train: dict[str, list], per_class: int, seed: int,
-                   names: tuple[str, ...] | list[str] = SENTIMENT_LABELS) -> dict[str, list]:
-    """`per_class` examples of each class (`names`: in id order) drawn without replacement, class 0
-    first, rows in order."""
-    labels = np.asarray(train["label"])
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for label, name in enumerate(names):
-        candidates = np.flatnonzero(labels == label)
-        if per_class > len(candidates):
-            raise PipelineError(f"params.yaml: data.fewshot_per_class = {per_class} exceeds the "
-                                f"{len(candidates)} training examples of class {name}")
-        chosen.extend(sorted(rng.choice(candidates, size=per_class, replace=False).tolist()))
-    return {"text": [train["text"][i] for i in chosen], "label": [train["label"][i] for i in chosen]}
 
 
 def describe(name: str, dataset_id: str, hub: bool, labels, default: bool) -> dict:

@@ -20,7 +20,7 @@ import numpy as np
 
 from stages.lib.data import builtin
 from stages.lib.data import text_files
-from stages.lib.config import workspace
+from stages.lib.data import workspace
 from stages.lib.runtime.errors import PipelineError
 
 FORMATS = text_files.TABLES
@@ -32,7 +32,7 @@ OWN_HINT = "Offline? Point the dataset param at local files instead (docs/own-da
 
 
 def is_local(dataset: str, where: str) -> bool:
-    """A local path (else a Hub id), resolved as in every clone DVC runs it from (stages.lib.config.workspace).
+    """A local path (else a Hub id), resolved as in every clone DVC runs it from (stages.lib.data.workspace).
     A path-like name that does not exist is an error, not a Hub id; `where`: the param, named in the error."""
     path = workspace.resolve(dataset)
     if path.exists():

@@ -11,7 +11,7 @@ from huggingface_hub import EvalResult, ModelCard
 
 from stages.lib.config.params import profile_name
 from stages.lib.runtime.distributed import is_main_process
-from stages.lib.runtime.machine import machine
+from stages.lib.reporting.machine import machine
 from stages.lib.models.loading import resolve_model
 from stages.lib.runtime.outputs import write_text
 from stages.lib.scoring.seeds import describe

@@ -1,3 +1,3 @@
-"""Where and how code runs: the user-fixable error, device and precision, several processes (DDP),
-atomic outputs written by one process, the machine's description and peak memory. Imports nothing
-from the rest of stages.lib."""
+"""Where and how code runs, for every stage: the user-fixable error, device and precision, several
+processes (DDP), and outputs written atomically by one process. Imports nothing from the rest of
+stages.lib."""

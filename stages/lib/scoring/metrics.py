@@ -5,10 +5,9 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from stages.lib.scoring import stats
-from stages.lib.data.builtin import SENTIMENT_LABELS
 
 
-def classification_metrics(labels: list[int], preds: list[int], names=SENTIMENT_LABELS) -> dict[str, float]:
+def classification_metrics(labels: list[int], preds: list[int], names) -> dict[str, float]:
     """Accuracy and F1: for two classes (`names` in id order) binary F1 of the second (the positive
     class, as the book); for more, macro-F1 over the classes in the gold or predicted labels, and
     each class's own F1 as f1_<name>."""

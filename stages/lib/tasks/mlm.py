@@ -14,9 +14,9 @@ from stages.lib.reporting import cards
 from stages.lib.runtime import precision
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.data.prepared import encoded
-from stages.lib.runtime.outputs import write_json
 from stages.lib.config.schema import MASK
-from stages.lib.training.loop import Task
+from stages.lib.scoring import headline
+from stages.lib.training.loop import Result, Task
 
 EVAL_BATCH = 32
 
@@ -133,7 +133,7 @@ def fill_mask(model, tokenizer, sentence: str, top_k: int) -> list[dict]:
 
 class MlmTask(Task):
     """Masked-LM training on the training texts; the test loss and the probes' fills are measured
-    before and after (`report`: the fills)."""
+    before and after (the fills: the "fill_mask" output)."""
     keep_columns = True  # offset_mapping is for the whole-word collator, not the model
     loss_fn = staticmethod(masked_positions_loss)
 
@@ -141,8 +141,9 @@ class MlmTask(Task):
         """`settings`: a schema.MlmTraining; `dataset`: the prepared classification dataset's record."""
         self.settings, self.probes, self.top_k = settings, probes, top_k
         self.about = cards.mlm(dataset)
-        self.test_batches: list[dict] = []
-        self.report: dict = {}
+        self.head = False  # whether the model came with a pretrained MLM head (set by load)
+        self.test_batches: list[dict] = []  # the test texts masked once, the same masks before and after
+        self.fills_before: list[list[dict]] = []
 
     def load(self, model_name: str):
         tokenizer, model, self.head = load_masked_lm(model_name)
@@ -167,15 +168,16 @@ class MlmTask(Task):
         loss, self.fills_before = self._measure(model, tokenizer)
         return {"test_mlm_loss_before": loss, "test_perplexity_before": math.exp(loss)}
 
-    def evaluate(self, trainer, evals: dict) -> dict:
+    def evaluate(self, trainer, evals: dict) -> Result:
         loss, fills = self._measure(trainer.model, trainer.processing_class)
-        self.report = {"probes": [{"sentence": s, "before": b, "after": a}
-                                  for s, b, a in zip(self.probes, self.fills_before, fills, strict=True)]}
-        return {"test_mlm_loss_after": loss, "test_perplexity_after": math.exp(loss)}
+        report = {"probes": [{"sentence": s, "before": b, "after": a}
+                             for s, b, a in zip(self.probes, self.fills_before, fills, strict=True)]}
+        return Result({"test_mlm_loss_after": loss, "test_perplexity_after": math.exp(loss)}, extras={"fill_mask": report})
 
     def describe(self, model) -> dict:
         return {"mlm_head_pretrained": int(self.head), "mlm_probability": self.settings.mlm_probability,
                 "whole_word": int(self.settings.masking == "whole_word")}
 
-    def write_outputs(self, outputs) -> None:
-        write_json(outputs.extra["fill_mask"], self.report)
+    def headline(self, metrics: dict, where) -> dict:
+        return headline.mlm(metrics)
+

@@ -10,14 +10,13 @@ from itertools import chain
 from pathlib import Path
 
 from stages.lib.reporting import cards
-from stages.lib.scoring import stats
+from stages.lib.scoring import headline, stats
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.data.prepared import encoded
 from stages.lib.scoring.metrics import book_token_f1, entity_metrics, entity_types
 from stages.lib.models.loading import load_token_classifier
-from stages.lib.runtime.outputs import write_json
 from stages.lib.config.schema import Bootstrap
-from stages.lib.training.loop import Task
+from stages.lib.training.loop import Result, Task
 
 IGNORE = -100  # label id that the loss (and the book's metric) skips
 
@@ -94,7 +93,6 @@ class NerTask(Task):
         """`dataset`: the prepared dataset's record (stages.lib.data.prepared.dataset_info: its tags)."""
         self.label_all_subtokens, self.probe_sentences = label_all_subtokens, probe_sentences
         self.bootstrap, self.tags, self.about = bootstrap, dataset["labels"], cards.ner(dataset)
-        self.probes: list[dict] = []  # the entities found in the probe sentences
 
     def load(self, model_name: str):
         return load_token_classifier(model_name, self.tags)
@@ -107,7 +105,9 @@ class NerTask(Task):
 
         return DataCollatorForTokenClassification(tokenizer)  # pads labels with IGNORE
 
-    def evaluate(self, trainer, evals: dict) -> dict:
+    def evaluate(self, trainer, evals: dict) -> Result:
+        """Entity-level scores (seqeval) and the book's per-token F1 on the test split; the entities the
+        trained model finds in the probe sentences go to the "probes" output."""
         words, test = evals["test"]
         out = trainer.predict(test)
         token_preds = out.predictions.argmax(-1)
@@ -119,19 +119,21 @@ class NerTask(Task):
         gold = [[tags[i] for i in sentence] for sentence in words["ner_tags"]]
         pred = [word_tags(p, w, len(g), tags) for p, w, g in zip(token_preds, test["word_ids"], gold)]
         # one line per sentence, tags as strings
-        self.predictions = {"test": [{"row": r, "tokens": t, "gold": g, "pred": p, "token_gold": tg, "token_pred": tp}
-                                     for r, t, g, p, tg, tp in zip(words["row"], words["tokens"], gold, pred,
-                                                                   token_gold, token_pred, strict=True)]}
-        self.probes = extract_entities(trainer.model, trainer.processing_class, self.probe_sentences)
+        predictions = [{"row": r, "tokens": t, "gold": g, "pred": p, "token_gold": tg, "token_pred": tp}
+                       for r, t, g, p, tg, tp in zip(words["row"], words["tokens"], gold, pred,
+                                                     token_gold, token_pred, strict=True)]
+        probes = extract_entities(trainer.model, trainer.processing_class, self.probe_sentences)
         resamples, seed = self.bootstrap.resamples, self.bootstrap.seed
-        return {**{f"test_{k}": v for k, v in entity_metrics(gold, pred, entity_types(tags)).items()},
-                "test_entity_f1_ci95": stats.ci95(stats.entity_units(gold, pred), "f1", resamples, seed),
-                "test_book_token_f1": book_token_f1([*chain(*token_gold)], [*chain(*token_pred)]),
-                "test_book_token_f1_ci95": stats.ci95(stats.token_units(token_gold, token_pred), "f1", resamples, seed),
-                "test_sentences": len(test)}
+        scores = {**{f"test_{k}": v for k, v in entity_metrics(gold, pred, entity_types(tags)).items()},
+                  "test_entity_f1_ci95": stats.ci95(stats.entity_units(gold, pred), "f1", resamples, seed),
+                  "test_book_token_f1": book_token_f1([*chain(*token_gold)], [*chain(*token_pred)]),
+                  "test_book_token_f1_ci95": stats.ci95(stats.token_units(token_gold, token_pred), "f1", resamples, seed),
+                  "test_sentences": len(test)}
+        return Result(scores, {"test": predictions}, {"probes": {"probes": probes}})
 
     def describe(self, model) -> dict:
         return {"label_all_subtokens": int(self.label_all_subtokens)}
 
-    def write_outputs(self, outputs) -> None:
-        write_json(outputs.extra["probes"], {"probes": self.probes})
+    def headline(self, metrics: dict, where) -> dict:
+        return headline.ner(metrics, where)
+

@@ -7,13 +7,14 @@ import functools
 
 from stages.lib.models import cached
 from stages.lib.reporting import cards
+from stages.lib.scoring import headline
 from stages.lib.data.prepared import encoded
 from stages.lib.models.freezing import apply_freezing, count_parameters
 from stages.lib.models.lora import apply_lora, merged, unwrap
 from stages.lib.scoring.metrics import score_classifier
 from stages.lib.models.loading import load_sequence_classifier
 from stages.lib.config.schema import Bootstrap, FreezeSpec
-from stages.lib.training.loop import Task
+from stages.lib.training.loop import Result, Task
 
 
 class SentimentTask(Task):
@@ -46,17 +47,20 @@ class SentimentTask(Task):
     def tokenize(self, ds, tokenizer):
         return encoded(ds, lambda batch: tokenizer(batch["text"], truncation=True), keep=("label",))
 
-    def evaluate(self, trainer, evals: dict) -> dict:
+    def evaluate(self, trainer, evals: dict) -> Result:
         import torch
 
-        scores, self.predictions = {}, {}
+        scores, predictions = {}, {}
         for split, (rows, tokenized) in evals.items():
             out = trainer.predict(tokenized)
             probs = torch.softmax(torch.as_tensor(out.predictions, dtype=torch.float32), dim=-1).numpy()
-            split_scores, self.predictions[split] = score_classifier(rows["row"], out.label_ids.tolist(), probs,
-                                                                     self.bootstrap, self.labels)
+            split_scores, predictions[split] = score_classifier(rows["row"], out.label_ids.tolist(), probs,
+                                                                self.bootstrap, self.labels)
             scores.update({f"{split}_{name}": value for name, value in split_scores.items()})
-        return scores
+        return Result(scores, predictions)
+
+    def headline(self, metrics: dict, where) -> dict:
+        return headline.classifier(metrics, where)
 
     def describe(self, model) -> dict:
         spec = self.spec

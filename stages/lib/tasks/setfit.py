@@ -13,9 +13,8 @@ from stages.lib.runtime import precision
 from stages.lib.scoring import seeds
 from stages.lib.tasks.buckets import bucketed
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.data.prepared import EVAL_ROWS_SEED, read_split, subset, with_row_ids
-from stages.lib.data.builtin import fewshot_sample
-from stages.lib.runtime.memory import PeakMemory
+from stages.lib.data.prepared import EVAL_ROWS_SEED, fewshot_sample, read_split, subset, with_row_ids
+from stages.lib.training.memory import PeakMemory
 from stages.lib.scoring.metrics import score_classifier
 from stages.lib.models.loading import resolve_model
 from stages.lib.runtime.outputs import atomic_dir

@@ -5,17 +5,27 @@ scoring, and where it has one, a way to run frozen first layers once instead of 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from stages.lib.reporting import cards
 from stages.lib.runtime import precision
-from stages.lib.scoring import seeds
+from stages.lib.scoring import headline, seeds
 from stages.lib.training.checkpoints import Checkpoints, for_stage
 from stages.lib.data.prepared import EVAL_ROWS_SEED, read_split, subset, with_row_ids
 from stages.lib.runtime.distributed import world_size
-from stages.lib.runtime.memory import PeakMemory
+from stages.lib.training.memory import PeakMemory
 from stages.lib.runtime.outputs import save_model, write_json, write_jsonl
 from stages.lib.config.paths import RunOutputs
+
+
+@dataclass
+class Result:
+    """What a task's evaluate() returns, and with every metric of the run, what a run returns."""
+    metrics: dict  # <split>_<metric>
+    predictions: dict[str, list[dict]] = field(default_factory=dict)  # split -> per unit: {"row", "gold", "pred", ...}
+    extras: dict[str, dict] = field(default_factory=dict)  # a RunOutputs.extra name -> the JSON written there
 
 
 class Task:
@@ -24,7 +34,6 @@ class Task:
     eval_splits: tuple[str, ...] = ("test",)
     keep_columns = False  # pass dataset columns the model doesn't take on to the collator
     loss_fn = None        # (model, inputs) -> loss; None: the model's own loss
-    predictions: dict[str, list[dict]] = {}  # split -> per unit, set by evaluate(): {"row", "gold", "pred", ...}
 
     def load(self, model_name: str):
         """(tokenizer, model), the model ready to train (head added, layers frozen)."""
@@ -47,14 +56,18 @@ class Task:
         """Metrics of the untrained model, where the task reports a before/after."""
         return {}
 
-    def evaluate(self, trainer, evals: dict) -> dict:
-        """Metrics on `evals` ({split: (rows, tokenized rows)}), named <split>_<metric>; rows["row"]
-        is each row's index in the prepared split."""
+    def evaluate(self, trainer, evals: dict) -> Result:
+        """Scores on `evals` ({split: (rows, tokenized rows)}) named <split>_<metric>, with the per-unit
+        predictions and any extra outputs; rows["row"] is each row's index in the prepared split."""
         raise NotImplementedError
 
     def describe(self, model) -> dict:
         """Metrics about the model itself (parameter counts, head)."""
         return {}
+
+    def headline(self, metrics: dict, where: Path) -> dict:
+        """The run's headline (stages.lib.scoring.headline) from its metrics; `where`: the record, for errors."""
+        return headline.scores(metrics)
 
     def trains(self, metrics: dict) -> str:
         """What training updates, in words (the model card); `metrics`: the run's."""
@@ -64,59 +77,72 @@ class Task:
         """The model as saved (e.g. LoRA adapters merged into the weights)."""
         return model
 
-    def write_outputs(self, outputs: RunOutputs) -> None:
-        """The task's own outputs beside the metrics (outputs.extra), after evaluate()."""
 
 
 def run(params: dict, name: str, task: Task, model_name: str, hps: list, data_dir: Path, outputs: RunOutputs,
-        bootstrap=None, **fingerprint) -> dict:
+        bootstrap=None, **fingerprint) -> Result:
     """A stage's training run, once per seed (`hps`: a schema.Training per seed), each resumable from
     its checkpoints (data/checkpoints/<name>[/seed<S>]/); then the metrics (the seeds combined by
     stages.lib.scoring.seeds with `bootstrap`), the test predictions of every seed, and the first seed's model,
-    curves and task outputs written, the model's card once the seeds are combined (stages.lib.reporting.cards);
+    curves and extra outputs written, the model's card once the seeds are combined (stages.lib.reporting.cards);
     then the checkpoints dropped. `fingerprint`: settings beyond the hyperparameters that make another
-    run (e.g. the freezing)."""
-    runs, finished = {}, []
+    run (e.g. the freezing). Returns the combined metrics, every seed's test predictions and the first
+    seed's extra outputs."""
+    runs, finished, extras = {}, [], {}
     for i, hp in enumerate(hps):
         if len(hps) > 1:
             print(f"{name}: seed {hp.seed} ({i + 1}/{len(hps)})")
         checkpoints = for_stage(params, name if len(hps) == 1 else f"{name}/seed{hp.seed}", data_dir, model_name,
                                 hp=hp, **fingerprint)
-        metrics = train_and_evaluate(task, model_name, hp, data_dir, outputs if i == 0 else None, checkpoints)
-        runs[hp.seed] = (metrics, task.predictions)
-        if i == 0:
-            task.write_outputs(outputs)  # of the saved model
+        result = train_and_evaluate(task, model_name, hp, data_dir, outputs if i == 0 else None, checkpoints)
+        runs[hp.seed] = (result.metrics, result.predictions)
+        if i == 0:  # of the saved model
+            extras = result.extras
+            for extra, value in extras.items():
+                write_json(outputs.extra[extra], value)
         finished.append(checkpoints)
     metrics = seeds.combine(runs, bootstrap)
     if outputs.model is not None:
         settings = {**hps[0].model_dump(exclude={"seed"}), "seeds": [hp.seed for hp in hps]}
         cards.write(outputs.model, cards.Run(name, task.about, model_name, settings, task.trains(metrics), metrics), params)
     write_json(outputs.metrics, metrics)
+    if outputs.headline is not None:
+        write_json(outputs.headline, task.headline(metrics, outputs.metrics))
+    predictions = {}
     if outputs.predictions is not None:
-        write_jsonl(outputs.predictions, seeds.tagged({seed: predictions["test"] for seed, (_, predictions) in runs.items()}))
+        predictions["test"] = seeds.tagged({seed: per_seed["test"] for seed, (_, per_seed) in runs.items()})
+        write_jsonl(outputs.predictions, predictions["test"])
     for checkpoints in finished:
         checkpoints.finish()
-    return metrics
+    return Result(metrics, predictions, extras)
 
 
-def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
-                       outputs: RunOutputs | None = None, checkpoints: Checkpoints | None = None) -> dict:
-    """Train `model_name` on `task` with the settings `hp` (a schema.Training) on the prepared
-    splits in `data_dir`; return the metrics. The model and curves go to `outputs` when given;
-    `checkpoints` lets a killed run resume."""
-    from transformers import DataCollatorWithPadding, set_seed
-
-    from stages.lib.training.curves import write_curves
-    from stages.lib.training.trainer import fit, make_trainer, trainer_dir
-
+def tokenized_splits(task: Task, tokenizer, hp, data_dir: Path) -> tuple:
+    """(the training rows tokenized, {split: (rows, tokenized rows)} of the task's eval splits): seeded
+    subsets of `hp.max_train_samples` and `hp.max_eval_samples` rows, each row carrying its index."""
     splits = {split: with_row_ids(read_split(data_dir, split)) for split in ("train", *task.eval_splits)}
-    set_seed(hp.seed)  # the new head's initialisation
-    tokenizer, model = task.load(model_name)
     train = task.tokenize(subset(splits["train"], hp.max_train_samples, hp.seed), tokenizer)
     evals = {}
     for split in task.eval_splits:
         rows = subset(splits[split], hp.max_eval_samples, EVAL_ROWS_SEED)
         evals[split] = (rows, task.tokenize(rows, tokenizer))
+    return train, evals
+
+
+def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path, outputs: RunOutputs | None = None,
+                       checkpoints: Checkpoints | None = None, on_trainer: Callable | None = None) -> Result:
+    """Train `model_name` on `task` with the settings `hp` (a schema.Training) on the prepared
+    splits in `data_dir`; return its result. The model and curves go to `outputs` when given;
+    `checkpoints` lets a killed run resume; `on_trainer(trainer)` runs before training (a benchmark
+    adds its callbacks there)."""
+    from transformers import DataCollatorWithPadding, set_seed
+
+    from stages.lib.training.curves import write_curves
+    from stages.lib.training.trainer import fit, make_trainer, trainer_dir
+
+    set_seed(hp.seed)  # the new head's initialisation
+    tokenizer, model = task.load(model_name)
+    train, evals = tokenized_splits(task, tokenizer, hp, data_dir)
     before = task.before_training(model, tokenizer, evals)
 
     collator, keep_columns, standing_in, encode_s = task.collator(tokenizer), task.keep_columns, None, 0.0
@@ -129,17 +155,19 @@ def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
                 keep_columns = True  # the Trainer would drop the frozen layers' outputs
             trainer = make_trainer(model, tokenizer, train, hp, out, collator, task.loss_fn,
                                    keep_columns, checkpoints.every_steps if checkpoints else None)
+            if on_trainer is not None:
+                on_trainer(trainer)
             with standing_in or contextlib.nullcontext():
-                result = fit(trainer, checkpoints.last() if checkpoints else None)
-        scores = task.evaluate(trainer, evals)
-    seconds = result.metrics["train_runtime"]
+                trained = fit(trainer, checkpoints.last() if checkpoints else None)
+        evaluation = task.evaluate(trainer, evals)
+    seconds = trained.metrics["train_runtime"]
     metrics = {
-        **before, **scores,
-        "train_loss": result.training_loss,
+        **before, **evaluation.metrics,
+        "train_loss": trained.training_loss,
         # both with the frozen layers' one pass, where they ran once (cached_features_s of the total)
         "train_runtime_s": seconds + encode_s,
         **({"cached_features_s": encode_s} if standing_in else {}),
-        "train_samples_per_second": result.metrics["train_samples_per_second"] * seconds / (seconds + encode_s),
+        "train_samples_per_second": trained.metrics["train_samples_per_second"] * seconds / (seconds + encode_s),
         "train_samples": len(train),
         "train_peak_memory_mb": memory.peak_mb,
         **precision.as_metrics(hp.precision),
@@ -149,4 +177,4 @@ def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path,
         write_curves(trainer.state.log_history, outputs.live)
     if outputs is not None and outputs.model is not None:
         save_model(tokenizer, task.export(model), outputs.model)
-    return metrics
+    return Result(metrics, evaluation.predictions, evaluation.extras)
