@@ -47,3 +47,12 @@ def test_params_yaml_is_conf_composed_as_dvc_exp_run_writes_it(tmp_path):
     changed = [(a, b) for a, b in zip(before, after) if a != b]
     assert len(before) == len(after) and len(changed) == 1, changed
     assert load_params(tmp_path / "params.yaml")["fine_tune"]["learning_rate"] == 3e-5
+
+
+@pytest.mark.parametrize("profile", ["book", "cpu", "smoke"])
+def test_a_tool_composes_a_profile_as_dvc_exp_run_does(profile):
+    """`load_profile` (benchmarks' `--profile`) calls Hydra itself: it must give what DVC writes."""
+    from stages.lib.config.params import load_profile
+    from tests.conftest import composed
+
+    assert load_profile(profile, REPO / "conf") == composed([f"profile={profile}"])
