@@ -23,8 +23,8 @@ from stages.lib.reporting.machine import cpu_model
 
 def texts_of(kind: str, limit: int) -> list[str]:
     if kind == "sentiment":
-        return prepared.read_split(paths.SENTIMENT, "test").to_dict()["text"][:limit]
-    return [" ".join(words) for words in prepared.read_split(paths.CONLL, "test").to_dict()["tokens"][:limit]]
+        return prepared.read_split(paths.PREPARED_CLASSIFICATION, "test").to_dict()["text"][:limit]
+    return [" ".join(words) for words in prepared.read_split(paths.PREPARED_NER, "test").to_dict()["tokens"][:limit]]
 
 
 def labels(kind: str, outputs: list) -> list:

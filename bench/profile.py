@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     from stages.lib.config import settings
     from stages.lib.config.params import load_profile
     from stages.lib.reporting.machine import machine
-    from stages.lib.config.paths import SENTIMENT
+    from stages.lib.config.paths import PREPARED_CLASSIFICATION
     from stages.lib.tasks.sentiment import SentimentTask
     from stages.lib.training.loop import train_and_evaluate
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
             prof.step()
 
     with prof:  # the training path of the stages: the skeleton's own Trainer, with the profiler's callback
-        train_and_evaluate(task, model_name, hp, SENTIMENT, on_trainer=lambda trainer: trainer.add_callback(Step()))
+        train_and_evaluate(task, model_name, hp, PREPARED_CLASSIFICATION, on_trainer=lambda trainer: trainer.add_callback(Step()))
     totals = breakdown(prof.key_averages())
     whole = sum(totals.values())
     print(f"\n{machine()}: {model_name}, run {args.run} ({spec}), batch {hp.batch_size}, precision {hp.precision}, "

@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     fp32_model = setfit.SetFitModel.from_pretrained(str(args.fp32_body))
 
     labels = prepared.dataset_info("classification")["labels"]
-    test = prepared.subset(prepared.with_row_ids(prepared.read_split(paths.SENTIMENT, "test")), cfg.max_eval_samples,
+    test = prepared.subset(prepared.with_row_ids(prepared.read_split(paths.PREPARED_CLASSIFICATION, "test")), cfg.max_eval_samples,
                        prepared.EVAL_ROWS_SEED)
     n, seed = cfg.main_samples_per_class, cfg.seeds[0]
-    train = draw_samples(prepared.read_split(paths.SENTIMENT, "train").to_dict(), [n], sample_seed,
+    train = draw_samples(prepared.read_split(paths.PREPARED_CLASSIFICATION, "train").to_dict(), [n], sample_seed,
                          "setfit", labels)[n]
     if args.check:
         result = check(fp32_model.model_body, train["text"][:8])

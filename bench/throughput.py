@@ -76,7 +76,7 @@ def run(path: str, model_name: str, hp) -> dict:
     from transformers import set_seed
 
     from stages.lib.data.prepared import dataset_info, read_split, subset, with_row_ids
-    from stages.lib.config.paths import SENTIMENT as DATA
+    from stages.lib.config.paths import PREPARED_CLASSIFICATION as DATA
     from stages.lib.tasks.sentiment import SentimentTask
     from stages.lib.config.schema import Bootstrap, FreezeSpec
     from stages.lib.training.trainer import make_trainer, trainer_dir

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
           f"lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}, seeds {[h.seed for h in hps]}")
     bootstrap = settings.bootstrap(params)
     task = SentimentTask(spec, bootstrap, prepared.dataset_info("classification"), where=settings.run_path(params, name))
-    metrics = run(params, f"fine-tune/{name}", task, model, hps, paths.SENTIMENT, paths.fine_tune(name), bootstrap,
+    metrics = run(params, f"fine-tune/{name}", task, model, hps, paths.PREPARED_CLASSIFICATION, paths.fine_tune(name), bootstrap,
                   spec=spec).metrics
     print(f"fine-tune[{name}]: test F1 {describe(metrics, 'test_f1')}, accuracy {metrics['test_accuracy']:.3f}, "
           f"{metrics['trainable_params']:,} trainable parameters")

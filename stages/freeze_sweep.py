@@ -23,6 +23,7 @@ from stages.lib.scoring.seeds import tagged
 from stages.lib.tasks.sentiment import SentimentTask
 from stages.lib.config.schema import FreezeSpec
 from stages.lib.training.loop import train_and_evaluate
+from stages.lib.training.points import Point, each_point
 
 
 @stage_main
@@ -30,35 +31,32 @@ def main() -> None:
     params = load_params()
     model, plan = settings.sweep(params)
     bootstrap, dataset = settings.bootstrap(params), prepared.dataset_info("classification")
-    results, finished = {}, []
     frozen_states = Kept()  # the frozen blocks' output: each point continues from the last point's
-    for i, (k, seed) in enumerate(plan.points, start=1):
-        step = f"freeze-sweep [{i}/{len(plan.points)}]"
-        hp = settings.sweep_point(params, plan, seed)
-        spec = FreezeSpec(freeze_embeddings=plan.freeze_embeddings, frozen_blocks=k, frozen_layers=plan.frozen_layers)
-        checkpoints = for_stage(params, f"freeze-sweep/blocks{k}_seed{seed}", paths.SENTIMENT, model,
-                                spec=spec, hp=hp)
-        kept = checkpoints.result()
-        if kept is None:
-            print(f"{step}: {model}, {spec}, seed {seed}")
-            # the sweep reads test scores only: no time spent on the validation split
-            task = SentimentTask(spec, bootstrap, dataset, ("test",), "sweep", frozen_states)
-            result = train_and_evaluate(task, model, hp, paths.SENTIMENT, checkpoints=checkpoints)
-            kept = {"metrics": result.metrics, "predictions": tagged({seed: result.predictions["test"]})}
-            checkpoints.keep_result(kept)
-        else:
-            print(f"{step}: {k} frozen, seed {seed}: done in an interrupted run")
-        print(f"{step}: {k} frozen, seed {seed}: test F1 {kept['metrics']['test_f1']:.3f}")
-        results[k, seed] = kept
-        finished.append(checkpoints)
-    with atomic_dir(paths.SWEEP_PREDICTIONS) as out:  # first: the points' metrics are what DVC checks
-        for (k, seed), kept in results.items():
-            write_jsonl(paths.sweep_point(k, seed, out, ".jsonl"), kept["predictions"])
-    with atomic_dir(paths.SWEEP_POINTS) as out:
-        for (k, seed), kept in results.items():
-            write_json(paths.sweep_point(k, seed, out), kept["metrics"])
-    for checkpoints in finished:
-        checkpoints.finish()
+
+    def spec(k: int) -> FreezeSpec:
+        return FreezeSpec(freeze_embeddings=plan.freeze_embeddings, frozen_blocks=k, frozen_layers=plan.frozen_layers)
+
+    def train(point: Point) -> dict:
+        k, seed = point.key
+        # the sweep reads test scores only: no time spent on the validation split
+        print(f"freeze-sweep: {model}, {spec(k)}, seed {seed}")
+        task = SentimentTask(spec(k), bootstrap, dataset, ("test",), "sweep", frozen_states)
+        result = train_and_evaluate(task, model, settings.sweep_point(params, plan, seed), paths.PREPARED_CLASSIFICATION,
+                                    checkpoints=point.checkpoints)
+        print(f"freeze-sweep: {k} frozen, seed {seed}: test F1 {result.metrics['test_f1']:.3f}")
+        return {"metrics": result.metrics, "predictions": tagged({seed: result.predictions["test"]})}
+
+    points = [Point((k, seed), f"{k} frozen, seed {seed}",
+                    for_stage(params, f"freeze-sweep/blocks{k}_seed{seed}", paths.PREPARED_CLASSIFICATION, model,
+                              spec=spec(k), hp=settings.sweep_point(params, plan, seed)))
+              for k, seed in plan.points]
+    with each_point("freeze-sweep", points, train) as results:
+        with atomic_dir(paths.SWEEP_PREDICTIONS) as out:  # first: the points' metrics are what DVC checks
+            for (k, seed), result in results.items():
+                write_jsonl(paths.sweep_point(k, seed, out, ".jsonl"), result["predictions"])
+        with atomic_dir(paths.SWEEP_POINTS) as out:
+            for (k, seed), result in results.items():
+                write_json(paths.sweep_point(k, seed, out), result["metrics"])
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def main() -> None:
     print(f"mlm-pretrain: {model} ({settings.profile_name(params)} profile), {hp.masking} masking at "
           f"{hp.mlm_probability}, lr {hp.learning_rate}, {hp.epochs:g} epoch(s), precision {hp.precision}")
     task = MlmTask(hp, probes.sentences, probes.top_k, prepared.dataset_info("classification"))
-    result = run(params, "mlm-pretrain", task, model, [hp], paths.SENTIMENT, paths.MLM)
+    result = run(params, "mlm-pretrain", task, model, [hp], paths.PREPARED_CLASSIFICATION, paths.MLM)
     m = result.metrics
     print(f"mlm-pretrain: test perplexity {m['test_perplexity_before']:.1f} -> {m['test_perplexity_after']:.1f}")
     for probe in result.extras["fill_mask"]["probes"]:

@@ -29,7 +29,7 @@ def main() -> None:
           f"seeds {[h.seed for h in hps]}")
     bootstrap = settings.bootstrap(params)
     task = NerTask(hp.label_all_subtokens, probes.sentences, bootstrap, prepared.dataset_info("ner"))
-    m = run(params, "ner", task, model, hps, paths.CONLL, paths.NER, bootstrap).metrics
+    m = run(params, "ner", task, model, hps, paths.PREPARED_NER, paths.NER, bootstrap).metrics
     print(f"ner: test entity F1 {describe(m, 'test_entity_f1')} (strict {m['test_entity_f1_strict']:.3f}), "
           f"book per-token F1 {describe(m, 'test_book_token_f1')}")
 

@@ -28,11 +28,11 @@ from stages.lib.data import workspace
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.runtime.outputs import atomic_dir, write_json
-from stages.lib.config.paths import CONLL, FEWSHOT, SENTIMENT, SOURCES, dataset_record
+from stages.lib.config.paths import PREPARED_CLASSIFICATION, PREPARED_FEWSHOT, PREPARED_NER, SOURCES, dataset_record
 
 # task -> (name, title, labels, raw-file loader, Hub loader) of the chapter's dataset
 DEFAULTS = {
-    "classification": ("rotten_tomatoes", "Rotten Tomatoes", builtin.SENTIMENT_LABELS, builtin.rotten_tomatoes_from_raw,
+    "classification": ("rotten_tomatoes", "Rotten Tomatoes", builtin.ROTTEN_TOMATOES_LABELS, builtin.rotten_tomatoes_from_raw,
                        builtin.rotten_tomatoes_from_hub),
     "ner": ("conll2003", "CoNLL-2003", builtin.NER_TAGS, builtin.conll_from_raw, builtin.conll_from_hub),
 }
@@ -158,11 +158,11 @@ def run() -> None:
     fewshot = prepared.fewshot_sample(loaded["classification"]["train"], per_class, seed,
                                   datasets["classification"]["labels"])
 
-    with atomic_dir(SENTIMENT) as tmp:
+    with atomic_dir(PREPARED_CLASSIFICATION) as tmp:
         builtin.write_splits(loaded["classification"], builtin.SENTIMENT_SCHEMA, tmp)
-    with atomic_dir(CONLL) as tmp:
+    with atomic_dir(PREPARED_NER) as tmp:
         builtin.write_splits(loaded["ner"], builtin.NER_SCHEMA, tmp)
-    with atomic_dir(FEWSHOT) as tmp:
+    with atomic_dir(PREPARED_FEWSHOT) as tmp:
         builtin.write_splits({"train": fewshot}, builtin.SENTIMENT_SCHEMA, tmp)
     for task, record in datasets.items():
         write_json(dataset_record(task), record)

@@ -16,6 +16,7 @@ from stages.lib.config import paths
 from stages.lib.config import settings
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.tasks.setfit import learning_curve, save_model
+from stages.lib.training.checkpoints import for_stage
 from stages.lib.runtime.outputs import write_json, write_jsonl
 from stages.lib.scoring import headline
 from stages.lib.scoring.seeds import describe
@@ -30,8 +31,10 @@ def main() -> None:
           f"{cfg.num_iterations} iterations, {cfg.num_epochs} epoch(s), precision {cfg.precision}, seeds {cfg.seeds}")
     dataset = prepared.dataset_info("classification")
     metrics, predictions, main_model = learning_curve(
-        model, paths.SENTIMENT, paths.FEWSHOT, cfg.samples_per_class, main_n, cfg, sample_seed,
-        "setfit", settings.bootstrap(params), dataset["labels"])
+        model, paths.PREPARED_CLASSIFICATION, paths.PREPARED_FEWSHOT, cfg.samples_per_class, main_n, cfg, sample_seed,
+        "setfit", settings.bootstrap(params), dataset["labels"],
+        lambda n, seed: for_stage(params, f"setfit/{n}_per_class_seed{seed}", paths.PREPARED_CLASSIFICATION, model,
+                                  setfit=cfg, sample_seed=sample_seed))
     save_model(main_model, paths.SETFIT.model, model, cfg, metrics, params, dataset)
     write_jsonl(paths.SETFIT.predictions, predictions)
     write_json(paths.SETFIT.metrics, metrics)

@@ -88,7 +88,7 @@ def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypa
     """Also when the Hub's ner_tags feature orders its names differently: tags are mapped by name.
     (The real Hub path, through a stand-in Hub server: tests/test_hub_path.py.)"""
     rt_hub = _as_hub(rt, datasets.Features({"text": datasets.Value("string"),
-                                            "label": datasets.ClassLabel(names=list(builtin.SENTIMENT_LABELS))}))
+                                            "label": datasets.ClassLabel(names=list(builtin.ROTTEN_TOMATOES_LABELS))}))
     renumber = {i: list(tag_order).index(tag) for i, tag in enumerate(builtin.NER_TAGS)}
     conll_hub = _as_hub({s: {"tokens": c["tokens"], "ner_tags": [[renumber[t] for t in tags] for tags in c["ner_tags"]]}
                          for s, c in conll.items()}, datasets.Features({
@@ -110,9 +110,9 @@ def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypa
 
 
 def test_fewshot_sample_is_seeded_and_balanced(rt):
-    a = prepared.fewshot_sample(rt["train"], 16, 42, builtin.SENTIMENT_LABELS)
-    b = prepared.fewshot_sample(rt["train"], 16, 42, builtin.SENTIMENT_LABELS)
-    c = prepared.fewshot_sample(rt["train"], 16, 7, builtin.SENTIMENT_LABELS)
+    a = prepared.fewshot_sample(rt["train"], 16, 42, builtin.ROTTEN_TOMATOES_LABELS)
+    b = prepared.fewshot_sample(rt["train"], 16, 42, builtin.ROTTEN_TOMATOES_LABELS)
+    c = prepared.fewshot_sample(rt["train"], 16, 7, builtin.ROTTEN_TOMATOES_LABELS)
     assert a == b and a != c
     assert a["label"] == [0] * 16 + [1] * 16
     assert len(set(a["text"])) == 32 and set(a["text"]) <= set(rt["train"]["text"])
@@ -120,7 +120,7 @@ def test_fewshot_sample_is_seeded_and_balanced(rt):
 
 def test_fewshot_larger_than_class_is_an_error(rt):
     with pytest.raises(PipelineError, match="fewshot_per_class = 5000 exceeds the 4265"):
-        prepared.fewshot_sample(rt["train"], 5000, 1, builtin.SENTIMENT_LABELS)
+        prepared.fewshot_sample(rt["train"], 5000, 1, builtin.ROTTEN_TOMATOES_LABELS)
 
 
 # ---- bad raw input ----------------------------------------------------------------------------
@@ -237,11 +237,11 @@ def test_a_hub_dataset_without_a_split_is_an_error(monkeypatch):
 
 def test_hub_labels_are_matched_by_name_and_other_names_are_an_error():
     feature = datasets.ClassLabel(names=["pos", "neg"])
-    assert builtin._label_map(feature, builtin.SENTIMENT_LABELS, "x") == {0: 1, 1: 0}
+    assert builtin._label_map(feature, builtin.ROTTEN_TOMATOES_LABELS, "x") == {0: 1, 1: 0}
     with pytest.raises(PipelineError, match=r"dataset r@abc: ner_tags: label names \['O', 'B-PERSON'\]"):
         builtin._label_map(datasets.ClassLabel(names=["O", "B-PERSON"]), builtin.NER_TAGS, "r@abc: ner_tags")
     with pytest.raises(PipelineError, match="label names None"):
-        builtin._label_map(datasets.Value("int64"), builtin.SENTIMENT_LABELS, "x")
+        builtin._label_map(datasets.Value("int64"), builtin.ROTTEN_TOMATOES_LABELS, "x")
 
 
 def test_a_missing_prepared_split_says_to_run_prepare(tmp_path):

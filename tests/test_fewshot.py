@@ -24,7 +24,7 @@ def prepared(raw_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("prepared")
     rt = builtin.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
     builtin.write_splits(rt, builtin.SENTIMENT_SCHEMA, out / "classification")
-    fewshot = fewshot_sample(rt["train"], 16, 42, builtin.SENTIMENT_LABELS)
+    fewshot = fewshot_sample(rt["train"], 16, 42, builtin.ROTTEN_TOMATOES_LABELS)
     builtin.write_splits({"train": fewshot}, builtin.SENTIMENT_SCHEMA, out / "fewshot")
     return out
 

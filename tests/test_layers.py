@@ -46,3 +46,19 @@ def test_imports_go_down_the_stack(path):
 def test_modules_stay_small():
     sizes = {p.relative_to(REPO).as_posix(): len(p.read_text().splitlines()) for p in (REPO / "stages").rglob("*.py")}
     assert {p: n for p, n in sizes.items() if n > 300} == {}
+
+
+def test_importing_the_stages_changes_no_environment_variable():
+    """Settings a stage runs with are made when it runs (stage_main), not as a side effect of an import."""
+    import subprocess
+    import sys
+
+    stages = sorted(p.stem for p in (REPO / "stages").glob("*.py") if p.stem != "__init__")
+    # the libraries set some of their own on import (torch: KMP_*): the baseline is after them
+    code = ("import os, importlib, torch, transformers, datasets, setfit, huggingface_hub; before = dict(os.environ)\n"
+            f"for name in {stages!r}: importlib.import_module('stages.' + name)\n"
+            "print(sorted(k for k in os.environ if os.environ[k] != before.get(k)))")
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("TOKENIZERS_PARALLELISM", "HF_HUB_DISABLE_TELEMETRY")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -71,7 +71,7 @@ def test_prepare_and_the_packaged_model_run_offline(no_network, raw_dir, tmp_pat
     sentences = read_split(prepared / "ner", "test")
     assert (len(reviews), len(sentences)) == (1066, 3453)
 
-    tokenizer, model = loading.load_sequence_classifier(MINILM, builtin.SENTIMENT_LABELS)
+    tokenizer, model = loading.load_sequence_classifier(MINILM, builtin.ROTTEN_TOMATOES_LABELS)
     batch = tokenizer(reviews["text"][:4], padding=True, truncation=True, return_tensors="pt")
     with torch.no_grad():
         assert model(**batch).logits.shape == (4, 2)

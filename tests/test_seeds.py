@@ -4,7 +4,7 @@ import pytest
 
 from stages.lib.scoring import seeds
 from stages.lib.scoring import stats
-from stages.lib.data.builtin import SENTIMENT_LABELS
+from stages.lib.data.builtin import ROTTEN_TOMATOES_LABELS
 from stages.lib.scoring.metrics import score_classifier
 from tests.conftest import bootstrap_settings
 
@@ -15,7 +15,7 @@ GOLD = RNG.integers(0, 2, 400)
 def one_seed(accuracy: float) -> tuple[dict, dict]:
     """A seed's (metrics, {split: predictions}) as a sentiment run makes them."""
     pred = np.where(RNG.random(400) < accuracy, GOLD, 1 - GOLD)
-    scores, predictions = score_classifier(list(range(400)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings(), SENTIMENT_LABELS)
+    scores, predictions = score_classifier(list(range(400)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings(), ROTTEN_TOMATOES_LABELS)
     metrics = {f"test_{k}": v for k, v in scores.items()}
     return {**metrics, "trainable_params": 1000, "train_runtime_s": 10 * accuracy, "bf16": 0}, {"test": predictions}
 

@@ -4,7 +4,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from stages.lib.scoring import stats
-from stages.lib.data.builtin import SENTIMENT_LABELS
+from stages.lib.data.builtin import ROTTEN_TOMATOES_LABELS
 from stages.lib.scoring.metrics import book_token_f1, entity_metrics, score_classifier
 from tests.conftest import bootstrap_settings
 
@@ -39,10 +39,10 @@ def test_scores_from_unit_counts_equal_scikit_learn_and_seqeval():
 
 def test_the_interval_is_seeded_and_contains_the_score():
     pred = np.where(RNG.random(1000) < 0.8, GOLD, 1 - GOLD)
-    scores, rows = score_classifier(list(range(1000)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings(), SENTIMENT_LABELS)
+    scores, rows = score_classifier(list(range(1000)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings(), ROTTEN_TOMATOES_LABELS)
     low, high = scores["f1_ci95"]
     assert low < scores["f1"] < high and 0.03 < high - low < 0.1
-    assert scores == score_classifier(list(range(1000)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings(), SENTIMENT_LABELS)[0]
+    assert scores == score_classifier(list(range(1000)), GOLD.tolist(), np.eye(2)[pred], bootstrap_settings(), ROTTEN_TOMATOES_LABELS)[0]
     assert rows[3] == {"row": 3, "gold": int(GOLD[3]), "pred": int(pred[3]), "probs": np.eye(2)[pred[3]].tolist()}
 
 

@@ -4,7 +4,6 @@ invalid; accepted: a positive number, e.g. 2.0e-5`."""
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import types
 import typing
@@ -13,16 +12,11 @@ from typing import Annotated, Any, Callable, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from stages.lib.runtime import environment
 from stages.lib.runtime.errors import PipelineError
 
 PARAMS_FILE = Path("params.yaml")
 CONF_DIR = Path("conf")  # what `dvc exp run` composes params.yaml from (Hydra)
-
-# No telemetry, no prompts: set before any Hugging Face or DVC library is imported by a stage.
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-os.environ.setdefault("WANDB_DISABLED", "true")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def load_params(path: Path = PARAMS_FILE) -> dict:
@@ -154,10 +148,12 @@ def profile_name(params: dict) -> str:
 
 
 def stage_main(fn: Callable[..., None]) -> Callable[..., None]:
-    """Run a stage's main(): a PipelineError prints one line and exits with status 2."""
+    """Run a stage's main() in a quiet environment (stages.lib.runtime.environment): a PipelineError
+    prints one line and exits with status 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        environment.quiet()
         try:
             return fn(*args, **kwargs)
         except PipelineError as e:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 PARAMS = Path("params.yaml")
 PREPARED = Path("data/prepared")
-SENTIMENT = PREPARED / "classification"  # Rotten Tomatoes, or data.classification's dataset
-CONLL = PREPARED / "ner"                  # CoNLL-2003, or data.ner's dataset
-FEWSHOT = PREPARED / "fewshot"
-SOURCES = PREPARED / "sources.json"       # where the data came from (raw files' md5, Hub commits)
+PREPARED_CLASSIFICATION = PREPARED / "classification"  # Rotten Tomatoes, or data.classification's dataset
+PREPARED_NER = PREPARED / "ner"                        # CoNLL-2003, or data.ner's dataset
+PREPARED_FEWSHOT = PREPARED / "fewshot"                # the few-shot training draw (SetFit)
+SOURCES = PREPARED / "sources.json"  # where the data came from (raw files' md5, Hub commits)
 
 
 def dataset_record(task: str) -> Path:

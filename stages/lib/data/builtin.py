@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from stages.lib.runtime.errors import PipelineError
 
 SPLITS = ("train", "validation", "test")
-SENTIMENT_LABELS = ("neg", "pos")  # ids 0, 1
+ROTTEN_TOMATOES_LABELS = ("neg", "pos")  # ids 0, 1
 NER_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 EXPECTED_ROWS = {
     "rotten_tomatoes": {"train": 8530, "validation": 1066, "test": 1066},
@@ -90,7 +90,7 @@ def rotten_tomatoes_from_raw(folder: Path) -> dict[str, dict[str, list]]:
 def rotten_tomatoes_from_hub(repo_id: str, revision: str) -> tuple[dict[str, dict[str, list]], str]:
     """(splits, the commit loaded) of the Hub dataset; labels mapped by name onto neg = 0, pos = 1."""
     ds, commit = load_hub_dataset(repo_id, revision)
-    to_id = _label_map(ds["train"].features["label"], SENTIMENT_LABELS, f"{repo_id}@{commit}: label")
+    to_id = _label_map(ds["train"].features["label"], ROTTEN_TOMATOES_LABELS, f"{repo_id}@{commit}: label")
     return {s: {"text": list(ds[s]["text"]), "label": [to_id[int(x)] for x in ds[s]["label"]]}
             for s in SPLITS}, commit
 
@@ -109,40 +109,21 @@ def read_conll(path: Path, tag_column: int = -1, tags: tuple[str, ...] | None = 
     labels: list[str] = []
     iob1: list[str] = []  # where an I-X starts an entity, "line: what"
     width = 4 if tags is not None else None  # columns a line must have
-
-    def end_sentence():
-        if tokens:
-            sentences["tokens"].append(list(tokens))
-            sentences["ner_tags"].append(list(labels))
-            tokens.clear()
-            labels.clear()
-
-    for line_no, line in enumerate(text.split("\n"), start=1):
+    for line_no, line in enumerate([*text.split("\n"), ""], start=1):  # a blank line ends the last sentence
         if line.startswith("-DOCSTART-") or not line.strip():
-            end_sentence()
+            if tokens:
+                sentences["tokens"].append(tokens)
+                sentences["ner_tags"].append(labels)
+                tokens, labels = [], []
             continue
         columns = line.split()
-        if width is None:
-            width = len(columns)
-            if not -width <= tag_column < width or tag_column % width == 0:
-                raise PipelineError(f"{path}:{line_no}: {width} column(s), so no tag column "
-                                    f"data.ner.tag_column = {tag_column} (the token is column 0)")
-        if len(columns) != width:
-            what = "token POS chunk NER" if tags is not None else f"as line {_first_line(text)}"
-            raise PipelineError(f"{path}:{line_no}: expected {width} columns ({what}), "
-                                f"found {len(columns)}: {line.rstrip()!r}")
-        tag = columns[tag_column]
-        if tags is not None and tag not in tags:
-            raise PipelineError(f"{path}:{line_no}: unknown NER tag {tag!r}; accepted: {', '.join(tags)}")
-        if tags is None and not IOB2_TAG.fullmatch(tag):
-            raise PipelineError(f"{path}:{line_no}: tag {tag!r} (column {tag_column}) is not IOB2; "
-                                "accepted: O, B-<type>, I-<type>")
+        width = width or _tag_columns(path, line_no, len(columns), tag_column)
+        tag = _checked_tag(path, line_no, line, columns, width, tag_column, tags, text)
         previous = labels[-1] if labels else None
         if tag.startswith("I-") and (previous is None or previous[2:] != tag[2:]):
             iob1.append(f"{line_no}: {tag} " + (f"follows {previous}" if previous else "starts a sentence"))
         tokens.append(columns[0])
         labels.append(tag)
-    end_sentence()
     if iob1:
         raise PipelineError(f"{path}:{iob1[0]} (IOB1-style tagging); {len(iob1)} such tag(s) in this "
                             "file; accepted: IOB2, where every entity starts with B-; convert to IOB2 first")
@@ -150,6 +131,30 @@ def read_conll(path: Path, tag_column: int = -1, tags: tuple[str, ...] | None = 
         raise PipelineError(f"{path}: no sentences; accepted: `{'token POS chunk NER' if tags else 'token ... tag'}` "
                             "lines, a blank line between sentences")
     return sentences
+
+
+def _tag_columns(path: Path, line_no: int, width: int, tag_column: int) -> int:
+    """The columns every line must have, from the first line's; `tag_column` must be one of them."""
+    if not -width <= tag_column < width or tag_column % width == 0:
+        raise PipelineError(f"{path}:{line_no}: {width} column(s), so no tag column "
+                            f"data.ner.tag_column = {tag_column} (the token is column 0)")
+    return width
+
+
+def _checked_tag(path: Path, line_no: int, line: str, columns: list[str], width: int, tag_column: int,
+                 tags: tuple[str, ...] | None, text: str) -> str:
+    """The line's tag, or a PipelineError naming the line: a wrong column count, an unknown tag."""
+    if len(columns) != width:
+        what = "token POS chunk NER" if tags is not None else f"as line {_first_line(text)}"
+        raise PipelineError(f"{path}:{line_no}: expected {width} columns ({what}), "
+                            f"found {len(columns)}: {line.rstrip()!r}")
+    tag = columns[tag_column]
+    if tags is not None and tag not in tags:
+        raise PipelineError(f"{path}:{line_no}: unknown NER tag {tag!r}; accepted: {', '.join(tags)}")
+    if tags is None and not IOB2_TAG.fullmatch(tag):
+        raise PipelineError(f"{path}:{line_no}: tag {tag!r} (column {tag_column}) is not IOB2; "
+                            "accepted: O, B-<type>, I-<type>")
+    return tag
 
 
 def _first_line(text: str) -> int:

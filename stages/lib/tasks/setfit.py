@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 from stages.lib.reporting import cards
 from stages.lib.runtime import precision
@@ -18,6 +19,8 @@ from stages.lib.training.memory import PeakMemory
 from stages.lib.scoring.metrics import score_classifier
 from stages.lib.models.loading import resolve_model
 from stages.lib.runtime.outputs import atomic_dir
+from stages.lib.training.checkpoints import Checkpoints
+from stages.lib.training.points import Point, each_point
 from stages.lib.training.trainer import trainer_dir
 
 
@@ -129,38 +132,45 @@ def save_model(model, out: Path, model_name: str, cfg, metrics: dict, params: di
 
 
 def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
-                   cfg, sample_seed: int, where: str, bootstrap, labels: list[str]) -> tuple[dict, list[dict], object]:
+                   cfg, sample_seed: int, where: str, bootstrap, labels: list[str],
+                   checkpoints_for: Callable[[int, int], Checkpoints | None] = lambda n, seed: None
+                   ) -> tuple[dict, list[dict], object]:
     """Train one SetFit model per n in `sizes` (n examples per class) and seed in cfg.seeds (`cfg`: a
     schema.SetFit) and score each on the test split (a seeded subset of cfg.max_eval_samples rows when
     given), with bootstrap intervals (`bootstrap`: a schema.Bootstrap); `labels`: the class names in
-    id order. Several seeds are combined
-    by stages.lib.scoring.seeds. Returns the metrics (the main n's scores at the top level), the main n's
+    id order. Each (n, seed) is a point of stages.lib.training.points, resumable where
+    `checkpoints_for(n, seed)` gives it a folder. Several seeds are combined by
+    stages.lib.scoring.seeds. Returns the metrics (the main n's scores at the top level), the main n's
     test predictions of every seed, and the first seed's main model (to save once its card can carry
     the combined metrics)."""
     train = read_split(data_dir, "train").to_dict()
     test = subset(with_row_ids(read_split(data_dir, "test")), cfg.max_eval_samples, EVAL_ROWS_SEED)
     samples = draw_samples(train, sizes, sample_seed, where, labels)
     check_prepared(samples, read_split(fewshot_dir, "train").to_dict(), len(labels))
+    main_point, trained = (main_n, cfg.seeds[0]), {}
 
-    curve, predictions = {}, {}
-    for n in sizes:
-        runs = {}
-        for seed in cfg.seeds:
-            trainer, seconds, peak_mb = train_setfit(model_name, samples[n], labels, cfg.training_args(seed),
-                                                     cfg.precision, cfg.length_buckets, cfg.unique_sentences)
-            with precision.autocast(cfg.precision):
-                probs = trainer.model.predict_proba(test["text"], as_numpy=True)
-            scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap, labels)
-            runs[seed] = ({**{f"test_{k}": v for k, v in scores.items()},
-                           "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds,
-                           "train_peak_memory_mb": peak_mb, "trainable_params": trainable_params(trainer.model)},
-                          {"test": rows})
-            print(f"setfit: {n} per class, seed {seed}: test F1 {scores['f1']:.3f}, "
-                  f"{runs[seed][0]['contrastive_pairs']:,} pairs, {seconds:.0f} s")
-            if n == main_n and seed == cfg.seeds[0]:
-                main_model = trainer.model
-        curve[str(n)] = seeds.combine(runs, bootstrap)
-        if n == main_n:
-            predictions = {seed: rows["test"] for seed, (_, rows) in runs.items()}
+    def run(point: Point) -> dict:
+        n, seed = point.key
+        trainer, seconds, peak_mb = train_setfit(model_name, samples[n], labels, cfg.training_args(seed),
+                                                 cfg.precision, cfg.length_buckets, cfg.unique_sentences)
+        with precision.autocast(cfg.precision):
+            probs = trainer.model.predict_proba(test["text"], as_numpy=True)
+        scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap, labels)
+        print(f"setfit: {n} per class, seed {seed}: test F1 {scores['f1']:.3f}, "
+              f"{contrastive_pairs(trainer):,} pairs, {seconds:.0f} s")
+        if point.key == main_point:
+            trained["model"] = trainer.model
+        return {"metrics": {**{f"test_{k}": v for k, v in scores.items()},
+                            "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds,
+                            "train_peak_memory_mb": peak_mb, "trainable_params": trainable_params(trainer.model)},
+                "predictions": {"test": rows}}
+
+    points = [Point((n, seed), f"{n} per class, seed {seed}", checkpoints_for(n, seed),
+                    keep=(n, seed) != main_point)  # the main model is returned: it reruns with the stage
+              for n in sizes for seed in cfg.seeds]
+    with each_point("setfit", points, run) as results:
+        curve = {str(n): seeds.combine({seed: (results[n, seed]["metrics"], results[n, seed]["predictions"])
+                                        for seed in cfg.seeds}, bootstrap) for n in sizes}
+        predictions = {seed: results[main_n, seed]["predictions"]["test"] for seed in cfg.seeds}
     return {**curve[str(main_n)], "samples_per_class": main_n, "test_rows": len(test),
-            **precision.as_metrics(cfg.precision), "learning_curve": curve}, seeds.tagged(predictions), main_model
+            **precision.as_metrics(cfg.precision), "learning_curve": curve}, seeds.tagged(predictions), trained["model"]

@@ -13,6 +13,7 @@ from stages.lib.reporting import cards
 from stages.lib.runtime import precision
 from stages.lib.scoring import headline, seeds
 from stages.lib.training.checkpoints import Checkpoints, for_stage
+from stages.lib.training.points import Point, each_point
 from stages.lib.data.prepared import EVAL_ROWS_SEED, read_split, subset, with_row_ids
 from stages.lib.runtime.distributed import world_size
 from stages.lib.training.memory import PeakMemory
@@ -78,42 +79,45 @@ class Task:
         return model
 
 
-
 def run(params: dict, name: str, task: Task, model_name: str, hps: list, data_dir: Path, outputs: RunOutputs,
         bootstrap=None, **fingerprint) -> Result:
-    """A stage's training run, once per seed (`hps`: a schema.Training per seed), each resumable from
-    its checkpoints (data/checkpoints/<name>[/seed<S>]/); then the metrics (the seeds combined by
-    stages.lib.scoring.seeds with `bootstrap`), the test predictions of every seed, and the first seed's model,
-    curves and extra outputs written, the model's card once the seeds are combined (stages.lib.reporting.cards);
-    then the checkpoints dropped. `fingerprint`: settings beyond the hyperparameters that make another
-    run (e.g. the freezing). Returns the combined metrics, every seed's test predictions and the first
-    seed's extra outputs."""
-    runs, finished, extras = {}, [], {}
-    for i, hp in enumerate(hps):
-        if len(hps) > 1:
-            print(f"{name}: seed {hp.seed} ({i + 1}/{len(hps)})")
-        checkpoints = for_stage(params, name if len(hps) == 1 else f"{name}/seed{hp.seed}", data_dir, model_name,
-                                hp=hp, **fingerprint)
-        result = train_and_evaluate(task, model_name, hp, data_dir, outputs if i == 0 else None, checkpoints)
-        runs[hp.seed] = (result.metrics, result.predictions)
-        if i == 0:  # of the saved model
-            extras = result.extras
-            for extra, value in extras.items():
+    """A stage's training run, once per seed (`hps`: a schema.Training per seed) through
+    stages.lib.training.points, each resumable from its checkpoints (data/checkpoints/<name>[/seed<S>]/);
+    the first seed's model, curves and extra outputs written as it finishes; then the metrics (the seeds
+    combined by stages.lib.scoring.seeds with `bootstrap`), every seed's test predictions and the
+    model's card. `fingerprint`: settings beyond the hyperparameters that make another run (e.g. the
+    freezing). Returns the combined metrics, every seed's test predictions and the first seed's extra
+    outputs."""
+    by_seed, first, extras = {hp.seed: hp for hp in hps}, hps[0].seed, {}
+
+    def train(point: Point) -> dict:
+        hp = by_seed[point.key]
+        result = train_and_evaluate(task, model_name, hp, data_dir, outputs if hp.seed == first else None,
+                                    point.checkpoints)
+        if hp.seed == first:
+            extras.update(result.extras)
+            for extra, value in result.extras.items():
                 write_json(outputs.extra[extra], value)
-        finished.append(checkpoints)
-    metrics = seeds.combine(runs, bootstrap)
-    if outputs.model is not None:
-        settings = {**hps[0].model_dump(exclude={"seed"}), "seeds": [hp.seed for hp in hps]}
-        cards.write(outputs.model, cards.Run(name, task.about, model_name, settings, task.trains(metrics), metrics), params)
-    write_json(outputs.metrics, metrics)
-    if outputs.headline is not None:
-        write_json(outputs.headline, task.headline(metrics, outputs.metrics))
-    predictions = {}
-    if outputs.predictions is not None:
-        predictions["test"] = seeds.tagged({seed: per_seed["test"] for seed, (_, per_seed) in runs.items()})
-        write_jsonl(outputs.predictions, predictions["test"])
-    for checkpoints in finished:
-        checkpoints.finish()
+        return {"metrics": result.metrics, "predictions": result.predictions}
+
+    points = [Point(hp.seed, f"seed {hp.seed}", for_stage(params, name if len(hps) == 1 else f"{name}/seed{hp.seed}",
+                                                          data_dir, model_name, hp=hp, **fingerprint),
+                    keep=hp.seed != first)  # the first seed writes the model: it reruns with the stage
+              for hp in hps]
+    with each_point(name, points, train) as done:
+        runs = {seed: (result["metrics"], result["predictions"]) for seed, result in done.items()}
+        metrics = seeds.combine(runs, bootstrap)
+        if outputs.model is not None:
+            settings = {**hps[0].model_dump(exclude={"seed"}), "seeds": list(by_seed)}
+            cards.write(outputs.model, cards.Run(name, task.about, model_name, settings, task.trains(metrics), metrics),
+                        params)
+        write_json(outputs.metrics, metrics)
+        if outputs.headline is not None:
+            write_json(outputs.headline, task.headline(metrics, outputs.metrics))
+        predictions = {}
+        if outputs.predictions is not None:
+            predictions["test"] = seeds.tagged({seed: per_seed["test"] for seed, (_, per_seed) in runs.items()})
+            write_jsonl(outputs.predictions, predictions["test"])
     return Result(metrics, predictions, extras)
 
 
