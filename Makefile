@@ -27,7 +27,7 @@ repro: $(STAMP)
 # half the cores: the many stage subprocesses' single-threaded start-up overlaps.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	python -m pytest -v -n $(TEST_WORKERS) --dist loadfile tests
+	python -m pytest -v -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
 
 # The quick tier to run before every commit: all but the end-to-end runs (tests/conftest.py SLOW_*).
 test-fast: $(STAMP)
