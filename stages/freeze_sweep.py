@@ -33,23 +33,23 @@ def main() -> None:
     bootstrap, dataset = settings.bootstrap(params), prepared.dataset_info("classification")
     frozen_states = Kept()  # the frozen blocks' output: each point continues from the last point's
 
-    def spec(k: int) -> FreezeSpec:
-        return FreezeSpec(freeze_embeddings=plan.freeze_embeddings, frozen_blocks=k, frozen_layers=plan.frozen_layers)
+    setup = {(k, seed): (FreezeSpec(freeze_embeddings=plan.freeze_embeddings, frozen_blocks=k,
+                                    frozen_layers=plan.frozen_layers), settings.sweep_point(params, plan, seed))
+             for k, seed in plan.points}  # (freezing, hyperparameters) of each point
 
     def train(point: Point) -> dict:
-        k, seed = point.key
+        (k, seed), (spec, hp) = point.key, setup[point.key]
         # the sweep reads test scores only: no time spent on the validation split
-        print(f"freeze-sweep: {model}, {spec(k)}, seed {seed}")
-        task = SentimentTask(spec(k), bootstrap, dataset, ("test",), "sweep", frozen_states)
-        result = train_and_evaluate(task, model, settings.sweep_point(params, plan, seed), paths.PREPARED_CLASSIFICATION,
-                                    checkpoints=point.checkpoints)
+        print(f"freeze-sweep: {model}, {spec}, seed {seed}")
+        task = SentimentTask(spec, bootstrap, dataset, ("test",), "sweep", frozen_states)
+        result = train_and_evaluate(task, model, hp, paths.PREPARED_CLASSIFICATION, checkpoints=point.checkpoints)
         print(f"freeze-sweep: {k} frozen, seed {seed}: test F1 {result.metrics['test_f1']:.3f}")
         return {"metrics": result.metrics, "predictions": tagged({seed: result.predictions["test"]})}
 
     points = [Point((k, seed), f"{k} frozen, seed {seed}",
                     for_stage(params, f"freeze-sweep/blocks{k}_seed{seed}", paths.PREPARED_CLASSIFICATION, model,
-                              spec=spec(k), hp=settings.sweep_point(params, plan, seed)))
-              for k, seed in plan.points]
+                              spec=spec, hp=hp))
+              for (k, seed), (spec, hp) in setup.items()]
     with each_point("freeze-sweep", points, train) as results:
         with atomic_dir(paths.SWEEP_PREDICTIONS) as out:  # first: the points' metrics are what DVC checks
             for (k, seed), result in results.items():

@@ -156,12 +156,12 @@ def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: li
         with precision.autocast(cfg.precision):
             probs = trainer.model.predict_proba(test["text"], as_numpy=True)
         scores, rows = score_classifier(test["row"], test["label"], probs, bootstrap, labels)
-        print(f"setfit: {n} per class, seed {seed}: test F1 {scores['f1']:.3f}, "
-              f"{contrastive_pairs(trainer):,} pairs, {seconds:.0f} s")
+        pairs = contrastive_pairs(trainer)
+        print(f"setfit: {n} per class, seed {seed}: test F1 {scores['f1']:.3f}, {pairs:,} pairs, {seconds:.0f} s")
         if point.key == main_point:
             trained["model"] = trainer.model
         return {"metrics": {**{f"test_{k}": v for k, v in scores.items()},
-                            "contrastive_pairs": contrastive_pairs(trainer), "train_seconds": seconds,
+                            "contrastive_pairs": pairs, "train_seconds": seconds,
                             "train_peak_memory_mb": peak_mb, "trainable_params": trainable_params(trainer.model)},
                 "predictions": {"test": rows}}
 
