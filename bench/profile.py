@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     from stages.lib.reporting.machine import machine
     from stages.lib.config.paths import PREPARED_CLASSIFICATION
     from stages.lib.tasks.sentiment import SentimentTask
-    from stages.lib.training.loop import train_and_evaluate
+    from stages.lib.skeleton.loop import train_and_evaluate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default="full", help="a key of runs (params.yaml)")

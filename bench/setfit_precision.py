@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     from stages.lib.config import settings
     from stages.lib.scoring import stats
     from stages.lib.config.params import load_profile
-    from stages.lib.tasks.setfit import draw_samples, train_setfit
+    from stages.lib.tasks.setfit.fewshot import draw_samples, train_setfit
     from stages.lib.reporting.machine import machine
     from stages.lib.scoring.metrics import classification_metrics
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/setfit_precision.json"))
     args = parser.parse_args(argv)
     params = load_profile(args.profile)
-    model_name, cfg, sample_seed = settings.setfit(params)
+    model_name, cfg = settings.setfit(params)
     native = precision.native_bf16(precision.accelerator())
     print(f"machine: {machine()}; bf16 {'native (autocast)' if native else 'emulated (see --help)'}")
     if not (args.fp32_body / "model_head.pkl").exists():
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     test = prepared.subset(prepared.with_row_ids(prepared.read_split(paths.PREPARED_CLASSIFICATION, "test")), cfg.max_eval_samples,
                        prepared.EVAL_ROWS_SEED)
     n, seed = cfg.main_samples_per_class, cfg.seeds[0]
-    train = draw_samples(prepared.read_split(paths.PREPARED_CLASSIFICATION, "train").to_dict(), [n], sample_seed,
+    train = draw_samples(prepared.read_split(paths.PREPARED_CLASSIFICATION, "train").to_dict(), [n], cfg.sample_seed,
                          "setfit", labels)[n]
     if args.check:
         result = check(fp32_model.model_body, train["text"][:8])

@@ -4,8 +4,8 @@ the mlm-pretrain checkpoint).
     python -m stages.fine_tune full|head_only|first_blocks|from_mlm
     torchrun --nproc-per-node 2 -m stages.fine_tune full      # the same, DDP over 2 processes
 
-Reads classifier_model, fine_tune, runs.<run> and data/prepared/classification.json
-(the class names, the model card's dataset); a run may set its own `model` (a Hub id or folder) and override fine_tune
+Reads classifier_model, fine_tune, runs.<run> and data/prepared/classification/ (the splits; dataset.json:
+the class names, the model card's dataset); a run may set its own `model` (a Hub id or folder) and override fine_tune
 keys. `from_mlm` is the top-level `from_mlm` section (profile-independent, so that dvc.yaml can
 declare its `model` folder as a dependency). Writes data/models/fine_tune/<run>/ (the first seed's
 model + tokenizer, safetensors; LoRA adapters merged in; README.md, its model card), metrics/fine_tune/<run>.json (scores with bootstrap intervals; over several seeds their mean, sd
@@ -22,7 +22,7 @@ from stages.lib.config import settings
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.scoring.seeds import describe
 from stages.lib.tasks.sentiment import SentimentTask
-from stages.lib.training.loop import run
+from stages.lib.skeleton.loop import run
 
 
 @stage_main

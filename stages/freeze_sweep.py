@@ -22,7 +22,7 @@ from stages.lib.runtime.outputs import atomic_dir, write_json, write_jsonl
 from stages.lib.scoring.seeds import tagged
 from stages.lib.tasks.sentiment import SentimentTask
 from stages.lib.config.schema import FreezeSpec
-from stages.lib.training.loop import train_and_evaluate
+from stages.lib.skeleton.loop import train_and_evaluate
 from stages.lib.training.points import Point, each_point
 
 

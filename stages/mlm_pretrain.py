@@ -2,8 +2,8 @@
 
     python -m stages.mlm_pretrain
 
-Reads classifier_model, mlm_pretrain, mlm_probes and
-data/prepared/classification.json (the model card's dataset); writes data/models/mlm_pretrain/ (model +
+Reads classifier_model, fine_tune, mlm_pretrain, mlm_probes and
+data/prepared/classification/ (the splits; dataset.json: the model card's dataset); writes data/models/mlm_pretrain/ (model +
 tokenizer and its model card), metrics/mlm_pretrain.json (test masked-LM loss and
 perplexity before and after), metrics/mlm_fill_mask.json (the probes' top-k fills before and
 after) and DVCLive training curves under metrics/live/mlm_pretrain/.
@@ -15,7 +15,7 @@ from stages.lib.config import paths
 from stages.lib.config import settings
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.tasks.mlm import MlmTask
-from stages.lib.training.loop import run
+from stages.lib.skeleton.loop import run
 
 
 @stage_main

@@ -2,7 +2,7 @@
 
     python -m stages.ner
 
-Reads ner_model, ner, ner_probes and data/prepared/ner.json (the
+Reads ner_model, fine_tune, ner, ner_probes and data/prepared/ner/ (the splits; dataset.json: the
 tag set, the model card's dataset); writes data/models/ner/ (model + tokenizer, the first seed's, and its model card),
 data/predictions/ner.jsonl (one test sentence a line), metrics/ner.json,
 metrics/ner_probes.json (the entities the trained model finds in the probe sentences) and DVCLive
@@ -16,7 +16,7 @@ from stages.lib.config import settings
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.tasks.ner import NerTask
 from stages.lib.scoring.seeds import describe
-from stages.lib.training.loop import run
+from stages.lib.skeleton.loop import run
 
 
 @stage_main

@@ -1,13 +1,12 @@
-"""Stage `prepare`: the sentence-classification and NER datasets as parquet, plus the SetFit few-shot sample.
+"""Stage `prepare`: the sentence-classification and NER datasets as parquet, with what each is.
 
-Rotten Tomatoes and CoNLL-2003 by default (from the raw files or the Hub); data.classification and
-data.ner name your own instead (stages.lib.data.own_data).
+data.classification and data.ner: the built-in rotten_tomatoes and conll2003 (from the raw files or the
+Hub, stages.lib.data.builtin), or your own data (stages.lib.data.own_data, own_ner).
 
 Outputs (identical bytes whichever source is used):
   data/prepared/classification/{train,validation,test}.parquet   text, label (Rotten Tomatoes: neg=0, pos=1)
   data/prepared/ner/{train,validation,test}.parquet              tokens, ner_tags (CoNLL-2003: O=0 ... I-MISC=8)
-  data/prepared/fewshot/train.parquet                            fewshot_per_class rows per class
-  data/prepared/{classification,ner}.json   each dataset's name, id and label names (in id order),
+  data/prepared/{classification,ner}/dataset.json   each dataset's name, id and label names (in id order),
                                   which the training stages read
   data/prepared/sources.json      where each dataset came from: the Hub repo, revision and the commit
                                   loaded, or the files read and their md5 (kept out of the folders above,
@@ -20,17 +19,18 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from stages.lib.data import builtin, prepared
+from stages.lib.data import builtin
 from stages.lib.data import own_data
 from stages.lib.data import own_ner
-from stages.lib.config import schema, settings
+from stages.lib.config import settings
+from stages.lib.config.datasets import Data
 from stages.lib.data import workspace
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.runtime.outputs import atomic_dir, write_json
-from stages.lib.config.paths import PREPARED_CLASSIFICATION, PREPARED_FEWSHOT, PREPARED_NER, SOURCES, dataset_record
+from stages.lib.config.paths import DATASET_RECORD, PREPARED_CLASSIFICATION, PREPARED_NER, SOURCES
 
-# task -> (name, title, labels, raw-file loader, Hub loader) of the chapter's dataset
+# task -> (name, as data.<task> spells it; title, labels, raw-file loader, Hub loader) of the built-in dataset
 DEFAULTS = {
     "classification": ("rotten_tomatoes", "Rotten Tomatoes", builtin.ROTTEN_TOMATOES_LABELS, builtin.rotten_tomatoes_from_raw,
                        builtin.rotten_tomatoes_from_hub),
@@ -38,7 +38,7 @@ DEFAULTS = {
 }
 
 
-def raw_folder(cfg: schema.Data) -> Path | None:
+def raw_folder(cfg: Data) -> Path | None:
     """The raw-file folder to read, or None for the Hub, following data.source. data.raw_dir is
     resolved as the same folder in the workspace and in DVC's temporary experiment clones
     (stages.lib.data.workspace); data.source: raw refuses to go on without it, naming the folder tried."""
@@ -60,13 +60,12 @@ def md5s(path: Path) -> dict[str, str]:
     return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in files}
 
 
-def load_default(task: str, cfg: schema.Data) -> tuple[dict, dict, dict]:
+def load_default(task: str, cfg: Data) -> tuple[dict, dict, dict]:
     """(splits, <task>.json record, sources.json entry) of Rotten Tomatoes or CoNLL-2003."""
     name, title, labels, from_raw, from_hub = DEFAULTS[task]
-    repo = getattr(cfg, f"{name}_hub")
+    repo, revision = builtin.HUB[name]
     folder = raw_folder(cfg)
     if folder is None:
-        revision = getattr(cfg, f"{name}_revision")
         try:
             splits, commit = from_hub(repo, revision)
         except PipelineError as e:
@@ -85,7 +84,7 @@ def load_default(task: str, cfg: schema.Data) -> tuple[dict, dict, dict]:
     return splits, builtin.describe(title, repo, True, labels, True), {"dataset": name, **source}
 
 
-def load_own(task: str, cfg: schema.Data) -> tuple[dict, dict, dict]:
+def load_own(task: str, cfg: Data) -> tuple[dict, dict, dict]:
     """(splits, <task>.json record, sources.json entry) of the dataset data.<task> names."""
     own, where = getattr(cfg, task), f"data.{task}.dataset"
     if own_data.is_local(own.dataset, where):
@@ -123,18 +122,6 @@ def read_back(task: str, splits: dict[str, dict[str, list]], names) -> dict:
     return record
 
 
-def check_fewshot(per_class: int, source: dict) -> None:
-    """SetFit's sample needs data.fewshot_per_class training rows of every class: say which class has
-    fewer, in which data, with its rows per split."""
-    per_split = source["rows_per_class"]
-    name, rows = min(per_split["train"].items(), key=lambda item: item[1])
-    if rows < per_class:
-        counts = ", ".join(f"{split} {classes.get(name, 0)}" for split, classes in per_split.items())
-        raise PipelineError(f"params.yaml: data.fewshot_per_class = {per_class} exceeds the {rows} training rows "
-                            f"of class {name!r} in {source.get('path') or source.get('repo')} (rows per split: "
-                            f"{counts}); accepted: at most {rows}, or more rows of that class")
-
-
 @stage_main
 def main() -> None:
     try:
@@ -148,24 +135,17 @@ def main() -> None:
 
 def run() -> None:
     cfg = settings.data(load_params())
-    per_class, seed = cfg.fewshot_per_class, cfg.fewshot_seed
     loaded, datasets, sources = {}, {}, {}
     for task in ("classification", "ner"):
-        load = load_default if getattr(cfg, task).dataset is None else load_own
+        load = load_default if getattr(cfg, task) is None else load_own  # None: the built-in dataset
         loaded[task], datasets[task], sources[task] = load(task, cfg)
         sources[task].update(read_back(task, loaded[task], datasets[task]["labels"]))
-    check_fewshot(per_class, sources["classification"])
-    fewshot = prepared.fewshot_sample(loaded["classification"]["train"], per_class, seed,
-                                  datasets["classification"]["labels"])
 
-    with atomic_dir(PREPARED_CLASSIFICATION) as tmp:
-        builtin.write_splits(loaded["classification"], builtin.SENTIMENT_SCHEMA, tmp)
-    with atomic_dir(PREPARED_NER) as tmp:
-        builtin.write_splits(loaded["ner"], builtin.NER_SCHEMA, tmp)
-    with atomic_dir(PREPARED_FEWSHOT) as tmp:
-        builtin.write_splits({"train": fewshot}, builtin.SENTIMENT_SCHEMA, tmp)
-    for task, record in datasets.items():
-        write_json(dataset_record(task), record)
+    for task, folder, columns in (("classification", PREPARED_CLASSIFICATION, builtin.SENTIMENT_SCHEMA),
+                                  ("ner", PREPARED_NER, builtin.NER_SCHEMA)):
+        with atomic_dir(folder) as tmp:
+            builtin.write_splits(loaded[task], columns, tmp)
+            write_json(tmp / DATASET_RECORD, datasets[task])
     write_json(SOURCES, sources)
     for task, splits in loaded.items():
         counts = ", ".join(f"{s} {len(next(iter(c.values()))):,}" for s, c in splits.items())
@@ -175,7 +155,6 @@ def run() -> None:
         if any(repeats.values()):
             print(f"prepare: {task}: " + ", ".join(f"{n:,} {split}" for split, n in repeats.items()) +
                   f" rows repeat a training row (train/test leakage; counts in {SOURCES})")
-    print(f"prepare: fewshot: {per_class} per class (seed {seed})")
 
 
 if __name__ == "__main__":

@@ -141,9 +141,8 @@ def stage_workspace(tmp_path_factory, raw_dir):
     # MLM model differs a little: on 64 test texts (~150 masked tokens) sampling noise put the two
     # losses 0.026 apart; 512 texts measure the models with less noise
     configure(repo, ["profile=smoke", f"data.raw_dir={raw_dir}", "checkpoints.every_steps=2",
-                     *(f"{section}.{key}={value}" for section in ("fine_tune", "mlm_pretrain", "ner")
-                       for key, value in (("max_train_samples", 192), ("epochs", 2), ("logging_steps", 4))),
-                     "mlm_pretrain.max_eval_samples=512"])
+                     "fine_tune.max_train_samples=192", "fine_tune.epochs=2", "fine_tune.logging_steps=4",
+                     "+mlm_pretrain.max_eval_samples=512"])  # (mlm_pretrain and ner take fine_tune's recipe)
     env = offline_env()
     subprocess.run([sys.executable, "-m", "stages.prepare"], cwd=repo, env=env, check=True,
                    capture_output=True)

@@ -10,14 +10,12 @@ import sys
 from pathlib import Path
 
 from stages.lib.data import builtin
-from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError
 
 
-def write_raw(dest: Path, params: dict) -> None:
-    cfg = params["data"]
-    rotten, _ = builtin.rotten_tomatoes_from_hub(cfg["rotten_tomatoes_hub"], cfg["rotten_tomatoes_revision"])
-    conll, _ = builtin.conll_from_hub(cfg["conll2003_hub"], cfg["conll2003_revision"])
+def write_raw(dest: Path) -> None:
+    rotten, _ = builtin.rotten_tomatoes_from_hub(*builtin.HUB["rotten_tomatoes"])
+    conll, _ = builtin.conll_from_hub(*builtin.HUB["conll2003"])
     folder = dest / "rotten_tomatoes"
     folder.mkdir(parents=True, exist_ok=True)
     for name, label in (("rt-polarity.pos", 1), ("rt-polarity.neg", 0)):
@@ -35,7 +33,7 @@ def write_raw(dest: Path, params: dict) -> None:
 
 if __name__ == "__main__":
     try:
-        write_raw(Path(sys.argv[1]), load_params())
+        write_raw(Path(sys.argv[1]))
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -1,11 +1,11 @@
-"""Length buckets inside one batch (stages.lib.tasks.buckets): every row in exactly one bucket; the
+"""Length buckets inside one batch (stages.lib.tasks.setfit.buckets): every row in exactly one bucket; the
 bucketed forward gives the padded forward's states on every real token, and the same gradients,
 for every encoder family; left-padded batches (positions count the padding) run whole."""
 import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from stages.lib.tasks.buckets import bucketed, buckets
+from stages.lib.tasks.setfit.buckets import bucketed, buckets
 from tests import tiny_models
 
 TEXTS = ["Dull .", "A warm , funny and moving film .", "Homer lives in Springfield .", "Paris",

@@ -17,7 +17,7 @@ from stages.lib.models.freezing import apply_freezing
 from stages.lib.models.lora import apply_lora
 from stages.lib.config.schema import FreezeSpec, Lora, Training
 from stages.lib.tasks.sentiment import SentimentTask
-from stages.lib.training.loop import train_and_evaluate
+from stages.lib.skeleton.loop import train_and_evaluate
 from tests import tiny_models
 from tests.conftest import bootstrap_settings
 from tests.prepared import ROTTEN_TOMATOES

@@ -9,6 +9,7 @@ import shutil
 import pytest
 from huggingface_hub import ModelCard
 
+from stages.lib.data import builtin
 from stages.lib.reporting import cards
 from stages.lib.config.params import load_params
 from stages.lib.data.builtin import describe as describe_dataset
@@ -55,7 +56,7 @@ def test_a_card_carries_the_runs_metadata_and_scores(folder, name):
     assert data.base_model == MINILM and data.license == "apache-2.0"  # MiniLM's own card says apache-2.0
     assert data.language == "en" and data.pipeline_tag == about.pipeline_tag
     assert data.datasets == [about.dataset["id"]] and about.dataset["id"] in (
-        PARAMS["data"]["rotten_tomatoes_hub"], PARAMS["data"]["conll2003_hub"])
+        builtin.HUB["rotten_tomatoes"][0], builtin.HUB["conll2003"][0])
     assert [(r.metric_type, r.metric_value, r.dataset_split) for r in data.eval_results] == \
         [(kind, metrics[key], "test") for key, kind in about.scores.items()]
     for result, key in zip(data.eval_results, about.scores):

@@ -97,9 +97,8 @@ def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypa
     monkeypatch.setattr(builtin, "load_hub_dataset",
                         lambda repo_id, revision: (rt_hub if "rotten" in repo_id else conll_hub, "0" * 40))
     for name, raw, (hub, commit), schema in [
-        ("rt", rt, builtin.rotten_tomatoes_from_hub("cornell-movie-review-data/rotten_tomatoes", "main"),
-         builtin.SENTIMENT_SCHEMA),
-        ("conll", conll, builtin.conll_from_hub("eriktks/conll2003", "refs/convert/parquet"), builtin.NER_SCHEMA),
+        ("rt", rt, builtin.rotten_tomatoes_from_hub(*builtin.HUB["rotten_tomatoes"]), builtin.SENTIMENT_SCHEMA),
+        ("conll", conll, builtin.conll_from_hub(*builtin.HUB["conll2003"]), builtin.NER_SCHEMA),
     ]:
         assert commit == "0" * 40
         builtin.write_splits(raw, schema, tmp_path / name / "raw")
@@ -107,20 +106,6 @@ def test_hub_and_raw_sources_write_identical_bytes(rt, conll, tmp_path, monkeypa
         for split in builtin.SPLITS:
             assert (tmp_path / name / "raw" / f"{split}.parquet").read_bytes() == \
                    (tmp_path / name / "hub" / f"{split}.parquet").read_bytes()
-
-
-def test_fewshot_sample_is_seeded_and_balanced(rt):
-    a = prepared.fewshot_sample(rt["train"], 16, 42, builtin.ROTTEN_TOMATOES_LABELS)
-    b = prepared.fewshot_sample(rt["train"], 16, 42, builtin.ROTTEN_TOMATOES_LABELS)
-    c = prepared.fewshot_sample(rt["train"], 16, 7, builtin.ROTTEN_TOMATOES_LABELS)
-    assert a == b and a != c
-    assert a["label"] == [0] * 16 + [1] * 16
-    assert len(set(a["text"])) == 32 and set(a["text"]) <= set(rt["train"]["text"])
-
-
-def test_fewshot_larger_than_class_is_an_error(rt):
-    with pytest.raises(PipelineError, match="fewshot_per_class = 5000 exceeds the 4265"):
-        prepared.fewshot_sample(rt["train"], 5000, 1, builtin.ROTTEN_TOMATOES_LABELS)
 
 
 # ---- bad raw input ----------------------------------------------------------------------------
@@ -263,7 +248,7 @@ def test_stages_stop_before_loading_a_model_without_prepared_data(stage, tmp_pat
         importlib.import_module(f"stages.{stage}").main()
     assert e.value.code == 2
     record = "ner" if stage == "ner" else "classification"
-    assert f"error: data/prepared/{record}.json not found: the data is not prepared yet" in capsys.readouterr().err
+    assert f"error: data/prepared/{record}/dataset.json not found: the data is not prepared yet" in capsys.readouterr().err
 
 
 # ---- the prepare stage on bad raw files: exit 2, one line, nothing written ----------------------

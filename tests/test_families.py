@@ -13,7 +13,7 @@ from stages.lib.models.freezing import apply_freezing, count_parameters, encoder
 from stages.lib.models.loading import with_prefix_spaces
 from stages.lib.tasks.sentiment import SentimentTask
 from stages.lib.config.schema import FreezeSpec
-from stages.lib.training.loop import train_and_evaluate
+from stages.lib.skeleton.loop import train_and_evaluate
 from tests import tiny_models
 from tests.conftest import bootstrap_settings
 from tests.prepared import CONLL2003, ROTTEN_TOMATOES

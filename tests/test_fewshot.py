@@ -1,10 +1,11 @@
 import pytest
 
 from stages.lib.data import builtin
-from stages.lib.data.prepared import fewshot_sample, read_split
+from stages.lib.data.prepared import read_split
 from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.tasks.setfit import check_prepared, contrastive_pairs, draw_samples, learning_curve, save_model, train_setfit
+from stages.lib.tasks.setfit.fewshot import (contrastive_pairs, draw_samples, fewshot_sample, learning_curve, save_model,
+                                             train_setfit)
 from stages.lib.config.schema import SetFit
 from tests.conftest import REPO, bootstrap_settings
 from tests.prepared import ROTTEN_TOMATOES
@@ -14,18 +15,16 @@ WHERE = "setfit"
 LABELS = ROTTEN_TOMATOES["labels"]
 TINY = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seed": 42}
 SETTINGS = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42], "samples_per_class": [4],
-            "main_samples_per_class": 4, "max_eval_samples": 32, "precision": "fp32", "length_buckets": True,
+            "main_samples_per_class": 4, "sample_seed": 42, "max_eval_samples": 32, "precision": "fp32", "length_buckets": True,
             "unique_sentences": True}
 
 
 @pytest.fixture(scope="module")
 def prepared(raw_dir, tmp_path_factory):
-    """data/prepared as the prepare stage writes it: the splits and 16 per class with seed 42."""
+    """data/prepared as the prepare stage writes it: the splits."""
     out = tmp_path_factory.mktemp("prepared")
     rt = builtin.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
     builtin.write_splits(rt, builtin.SENTIMENT_SCHEMA, out / "classification")
-    fewshot = fewshot_sample(rt["train"], 16, 42, builtin.ROTTEN_TOMATOES_LABELS)
-    builtin.write_splits({"train": fewshot}, builtin.SENTIMENT_SCHEMA, out / "fewshot")
     return out
 
 
@@ -34,15 +33,23 @@ def train(prepared):
     return read_split(prepared / "classification", "train").to_dict()
 
 
-def test_learning_curve_draws_include_the_prepared_file(prepared, train):
+@pytest.fixture(scope="module")
+def sixteen(train):
+    """The book's draw: 16 examples per class, seed 42."""
+    return fewshot_sample(train, 16, 42, LABELS)
+
+
+def test_a_draw_is_seeded_and_balanced(train, sixteen):
+    assert sixteen == fewshot_sample(train, 16, 42, LABELS) != fewshot_sample(train, 16, 7, LABELS)
+    assert sixteen["label"] == [0] * 16 + [1] * 16
+    assert len(set(sixteen["text"])) == 32 and set(sixteen["text"]) <= set(train["text"])
+
+
+def test_the_learning_curve_draws_each_size_with_the_sample_seed(train, sixteen):
     samples = draw_samples(train, [8, 16, 64], 42, WHERE, LABELS)
-    fewshot_file = read_split(prepared / "fewshot", "train").to_dict()
-    assert samples[16] == fewshot_file
+    assert samples[16] == sixteen
     for n, sample in samples.items():
         assert sample["label"] == [0] * n + [1] * n and len(set(sample["text"])) == 2 * n
-    check_prepared(samples, fewshot_file, 2)
-    with pytest.raises(PipelineError, match="data/prepared/fewshot differs.*rerun the prepare stage"):
-        check_prepared(draw_samples(train, [16], 7, WHERE, LABELS), fewshot_file, 2)
 
 
 def test_samples_per_class_larger_than_a_class_names_the_parameter(train):
@@ -51,23 +58,22 @@ def test_samples_per_class_larger_than_a_class_names_the_parameter(train):
         draw_samples(train, [8, 5000], 42, WHERE, LABELS)
 
 
-def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(prepared):
-    """A real run on the 32-example file, stopped after one step: setfit still builds the whole
+def test_pairs_are_iterations_x_2_x_examples_read_from_setfit(sixteen):
+    """A real run on the book's 32 examples, stopped after one step: setfit still builds the whole
     pair dataset (its length follows num_iterations; max_steps only caps the distinct pairs)."""
-    fewshot_file = read_split(prepared / "fewshot", "train").to_dict()
-    trainer, _, _ = train_setfit(MINILM, fewshot_file, LABELS, {**TINY, "num_iterations": 20, "max_steps": 1})
+    trainer, _, _ = train_setfit(MINILM, sixteen, LABELS, {**TINY, "num_iterations": 20, "max_steps": 1})
     assert trainer.st_trainer.state.global_step == 1
     assert contrastive_pairs(trainer) == 20 * 2 * 32 == 1280
     assert sum(trainer.st_trainer.train_dataset["label"]) == 640  # half positive (label 1), half negative
 
 
-def test_length_buckets_and_unique_sentences_train_the_body_as_the_padded_batches_do(prepared, monkeypatch):
+def test_length_buckets_and_unique_sentences_train_the_body_as_the_padded_batches_do(sixteen, monkeypatch):
     """Two steps with dropout off (so no run draws anything random): the body's weights end the same
     with length buckets, with each distinct sentence embedded once, and with both, as through setfit's
     own padded batches; the encoder's own forward is back afterwards."""
     import torch
 
-    from stages.lib.tasks import setfit
+    from stages.lib.tasks.setfit import fewshot as setfit
 
     load = setfit.load_setfit_model
 
@@ -79,10 +85,9 @@ def test_length_buckets_and_unique_sentences_train_the_body_as_the_padded_batche
         return model
 
     monkeypatch.setattr(setfit, "load_setfit_model", without_dropout)
-    fewshot_file = read_split(prepared / "fewshot", "train").to_dict()
     weights = {}
     for levers in ((False, False), (True, False), (False, True), (True, True)):
-        trainer, _, _ = train_setfit(MINILM, fewshot_file, LABELS, {**TINY, "max_steps": 2}, "fp32", *levers)
+        trainer, _, _ = train_setfit(MINILM, sixteen, LABELS, {**TINY, "max_steps": 2}, "fp32", *levers)
         assert "forward" not in trainer.model.model_body[0].auto_model.__dict__
         if levers[1]:  # the pairs repeat sentences, and each ran once
             loss = trainer.st_trainer.loss
@@ -102,7 +107,7 @@ def test_distinct_rows_key_on_the_real_tokens():
     it; the batch is cut to its longest sentence; left padding and unlike features are refused."""
     import torch
 
-    from stages.lib.tasks.pair_loss import distinct_rows
+    from stages.lib.tasks.setfit.pair_loss import distinct_rows
 
     a = {"input_ids": torch.tensor([[5, 6, 7, 0], [5, 6, 0, 0]]), "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]),
          "modality": "text"}
@@ -127,8 +132,8 @@ def test_tiny_end_to_end_run(prepared, tmp_path):
 
     out = tmp_path / "models" / "setfit"
     cfg = SetFit(**{**SETTINGS, "seeds": [42, 7]})
-    metrics, predictions, model = learning_curve(MINILM, prepared / "classification", prepared / "fewshot", [4], 4,
-                                                 cfg, 42, WHERE, bootstrap_settings(), LABELS)
+    metrics, predictions, model = learning_curve(MINILM, prepared / "classification", [4], 4, cfg, WHERE,
+                                                 bootstrap_settings(), LABELS)
     save_model(model, out, MINILM, cfg, metrics, load_params(REPO / "params.yaml"), ROTTEN_TOMATOES)
     test = read_split(prepared / "classification", "test")
     assert len(predictions) == 64 and all(test[p["row"]]["label"] == p["gold"] for p in predictions)

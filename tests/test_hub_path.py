@@ -24,15 +24,17 @@ def run(cmd, cwd, env, expect_failure=False):
 
 def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(hub, raw_dir, tmp_path):
     repo = copy_repo(tmp_path / "repo")
-    compose(repo, ["data.source=hub", f"data.rotten_tomatoes_revision={ROTTEN_SHA}"])  # a commit pins it
+    compose(repo, ["data.source=hub"])
     out = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf")).stdout
     assert "loading from the Hugging Face Hub" in out
     sources = json.loads((repo / "data/prepared/sources.json").read_text())
     where = {task: {k: entry[k] for k in ("dataset", "source", "repo", "revision", "commit") if k in entry}
              for task, entry in sources.items()}
+    assert builtin.HUB == {"rotten_tomatoes": (standin_hub.ROTTEN, "main"),
+                           "conll2003": (standin_hub.CONLL, standin_hub.CONLL_REVISION)}
     assert where == {
         "classification": {"dataset": "rotten_tomatoes", "source": "hub", "repo": standin_hub.ROTTEN,
-                           "revision": ROTTEN_SHA, "commit": ROTTEN_SHA},
+                           "revision": "main", "commit": ROTTEN_SHA},
         "ner": {"dataset": "conll2003", "source": "hub", "repo": standin_hub.CONLL,
                 "revision": standin_hub.CONLL_REVISION, "commit": CONLL_SHA}}
     # what was read, as from the raw files
@@ -48,9 +50,33 @@ def test_prepare_from_the_hub_writes_the_raw_files_bytes_and_records_the_commit(
                    (tmp_path / "raw" / name / f"{split}.parquet").read_bytes(), (name, split)
 
 
+def test_a_built_in_dataset_at_another_revision_is_your_own_hub_dataset(hub, raw_dir, tmp_path):
+    """{dataset: <hub id>, revision: <rev>}, the Hub ids of the built-in datasets (which have train,
+    validation and test splits): the same rows through your own data's Hub path, the commit pinned."""
+    repo = copy_repo(tmp_path / "repo")
+    compose(repo, [f"data.classification={{dataset: {standin_hub.ROTTEN}, revision: {ROTTEN_SHA}}}",
+                   f"data.ner={{dataset: {standin_hub.CONLL}, revision: {standin_hub.CONLL_REVISION}}}"])
+    run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf"))
+    sources = json.loads((repo / "data/prepared/sources.json").read_text())
+    assert {k: sources["classification"][k] for k in ("dataset", "source", "repo", "revision", "commit")} == {
+        "dataset": standin_hub.ROTTEN, "source": "hub", "repo": standin_hub.ROTTEN, "revision": ROTTEN_SHA,
+        "commit": ROTTEN_SHA}
+    assert sources["ner"]["commit"] == CONLL_SHA and sources["ner"]["rows"] == {"train": 14041, "validation": 3250,
+                                                                                 "test": 3453}
+    described = {task: json.loads((repo / f"data/prepared/{task}.json").read_text()) for task in ("classification", "ner")}
+    assert described["classification"] == builtin.describe(standin_hub.ROTTEN, standin_hub.ROTTEN, True,
+                                                        builtin.ROTTEN_TOMATOES_LABELS, False)
+    assert described["ner"]["labels"] == list(builtin.tag_set(["PER", "ORG", "LOC", "MISC"]))  # own data's tag order
+    builtin.write_splits(builtin.rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes"), builtin.SENTIMENT_SCHEMA,
+                         tmp_path / "raw")
+    for split in builtin.SPLITS:  # neg = 0, pos = 1 from the dataset's class names, as the built-in's
+        assert (repo / "data/prepared/classification" / f"{split}.parquet").read_bytes() == \
+               (tmp_path / "raw" / f"{split}.parquet").read_bytes(), split
+
+
 def test_an_unknown_revision_is_one_line(hub, tmp_path):
     repo = copy_repo(tmp_path / "repo")
-    compose(repo, ["data.source=hub", "data.rotten_tomatoes_revision=v9"])
+    compose(repo, ["data.source=hub", f"data.classification={{dataset: {standin_hub.ROTTEN}, revision: v9}}"])
     proc = run([sys.executable, "-m", "stages.prepare"], repo, hub_env(hub.url, tmp_path / "hf"), expect_failure=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: could not load dataset '{standin_hub.ROTTEN}' at revision 'v9'")
@@ -77,9 +103,7 @@ def test_without_raw_files_or_the_hub_the_tests_stop_with_one_line(tmp_path):
 BOOK_CUTS = [  # sizes only: models, learning rates, epochs of the runs, precision and the sweep stay the book's
     "profile=book", "data.source=hub",
     "fine_tune.max_train_samples=32", "fine_tune.max_eval_samples=32",
-    "mlm_pretrain.epochs=1", "mlm_pretrain.max_train_samples=32",
-    "mlm_pretrain.max_eval_samples=16",
-    "ner.max_train_samples=32", "ner.max_eval_samples=16",
+    "mlm_pretrain.epochs=1", "+mlm_pretrain.max_eval_samples=16", "+ner.max_eval_samples=16",
     "setfit.num_epochs=1", "setfit.num_iterations=1",
     "setfit.samples_per_class=[8]", "setfit.main_samples_per_class=8",
     "setfit.max_eval_samples=16",

@@ -11,7 +11,7 @@ from stages.lib.runtime.errors import PipelineError
 from stages.lib.data.builtin import SENTIMENT_SCHEMA, rotten_tomatoes_from_raw, write_splits
 from stages.lib.models.loading import resolve_model
 from stages.lib.config.paths import RunOutputs
-from stages.lib.training.loop import train_and_evaluate
+from stages.lib.skeleton.loop import train_and_evaluate
 from tests.prepared import ROTTEN_TOMATOES
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -94,19 +94,32 @@ def test_head_detection(tmp_path, tokenizer):
 
 
 def mlm_params(section: dict, probes: list[str] | None = None) -> dict:
-    return {"profile": "cpu", "classifier_model": "m", "mlm_pretrain": section,
-            "mlm_probes": {"sentences": probes or ["What a horrible [MASK]!"], "top_k": 5}}
+    seeded = {k: v for k, v in HP.items() if k != "seed"}
+    return {"profile": "cpu", "classifier_model": "m", "fine_tune": {**seeded, "seeds": [42, 43]},
+            "mlm_pretrain": section, "mlm_probes": {"sentences": probes or ["What a horrible [MASK]!"], "top_k": 5}}
+
+
+def test_mlm_is_the_fine_tune_recipe_with_its_own_keys_and_overrides():
+    section = {"mlm_probability": 0.15, "masking": "token"}
+    model, hp, probes = settings.mlm(mlm_params(section))
+    assert (model, hp.mlm_probability, hp.masking, probes.top_k) == ("m", 0.15, "token", 5)
+    assert (hp.learning_rate, hp.epochs, hp.seed) == (HP["learning_rate"], HP["epochs"], 42)  # one model: the first seed
+    _, hp, _ = settings.mlm(mlm_params({**section, "epochs": 10, "seeds": [7]}))
+    assert (hp.epochs, hp.seed, hp.learning_rate) == (10, 7, HP["learning_rate"])
 
 
 def test_settings_name_the_bad_parameter():
-    section = {**HP, "mlm_probability": 0.15, "masking": "token"}
-    model, hp, probes = settings.mlm(mlm_params(section))
-    assert (model, hp.mlm_probability, hp.masking, probes.top_k) == ("m", 0.15, "token", 5)
+    section = {"mlm_probability": 0.15, "masking": "token"}
     with pytest.raises(PipelineError, match=r"params.yaml: mlm_pretrain.masking = 'span' is invalid; "
                                             r"accepted: token \| whole_word"):
         settings.mlm(mlm_params({**section, "masking": "span"}))
     with pytest.raises(PipelineError, match="params.yaml: mlm_pretrain.mlm_probability = 1.5 is invalid"):
         settings.mlm(mlm_params({**section, "mlm_probability": 1.5}))
+    with pytest.raises(PipelineError, match="params.yaml: mlm_pretrain.epochs = 0 is invalid"):
+        settings.mlm(mlm_params({**section, "epochs": 0}))
+    with pytest.raises(PipelineError, match=r"params.yaml: mlm_pretrain: unknown key\(s\) seed; accepted: "
+                                            r"mlm_probability, masking, learning_rate"):
+        settings.mlm(mlm_params({**section, "seed": 42}))
     with pytest.raises(PipelineError, match="params.yaml: mlm_probes.sentences = .* is invalid"):
         settings.mlm(mlm_params(section, ["no mask here"]))
 

@@ -9,7 +9,7 @@ from stages.lib.data.builtin import NER_SCHEMA, NER_TAGS, conll_from_raw, write_
 from stages.lib.data.prepared import read_split
 from stages.lib.config.paths import RunOutputs
 from stages.lib.runtime.outputs import write_jsonl
-from stages.lib.training.loop import train_and_evaluate
+from stages.lib.skeleton.loop import train_and_evaluate
 from tests.conftest import bootstrap_settings
 from tests.prepared import CONLL2003
 
@@ -74,17 +74,21 @@ def ner_params(profile: dict, probes: dict | None = None) -> dict:
 
 def test_settings_name_the_bad_parameter():
     seeded = {k: v for k, v in HP.items() if k != "seed"}
-    profile = {"ner_model": "m", "ner": {**seeded, "seeds": [42, 43], "label_all_subtokens": True}}
+    profile = {"ner_model": "m", "fine_tune": {**seeded, "seeds": [42, 43]}, "ner": {"label_all_subtokens": True}}
     model, hps, _ = settings.ner(ner_params(profile))
-    assert [hp.seed for hp in hps] == [42, 43] and hps[1].label_all_subtokens is True
+    assert [hp.seed for hp in hps] == [42, 43] and hps[1].label_all_subtokens is True  # the fine_tune recipe's seeds
+    _, hps, _ = settings.ner(ner_params({**profile, "ner": {"label_all_subtokens": False, "epochs": 3, "seeds": [5]}}))
+    assert [(hp.seed, hp.epochs, hp.label_all_subtokens) for hp in hps] == [(5, 3, False)]  # ner's overrides
     with pytest.raises(PipelineError, match="params.yaml: ner.label_all_subtokens = 'yes' is invalid"):
-        settings.ner(ner_params({**profile, "ner": {**profile["ner"], "label_all_subtokens": "yes"}}))
+        settings.ner(ner_params({**profile, "ner": {"label_all_subtokens": "yes"}}))
     with pytest.raises(PipelineError, match="params.yaml: ner.batch_size = 0 is invalid"):
-        settings.ner(ner_params({**profile, "ner": {**profile["ner"], "batch_size": 0}}))
-    with pytest.raises(PipelineError, match=r"params.yaml: ner.seed: write seeds, a list \(e.g. seeds: \[42\]\)"):
-        settings.ner(ner_params({**profile, "ner": {**HP, "label_all_subtokens": True}}))
+        settings.ner(ner_params({**profile, "ner": {"label_all_subtokens": True, "batch_size": 0}}))
+    with pytest.raises(PipelineError, match="params.yaml: fine_tune.batch_size = 0 is invalid"):
+        settings.ner(ner_params({**profile, "fine_tune": {**profile["fine_tune"], "batch_size": 0}}))
+    with pytest.raises(PipelineError, match=r"params.yaml: ner: unknown key\(s\) seed; accepted: label_all_subtokens"):
+        settings.ner(ner_params({**profile, "ner": {"label_all_subtokens": True, "seed": 1}}))
     with pytest.raises(PipelineError, match="params.yaml: ner_model is missing"):
-        settings.ner(ner_params({"ner": profile["ner"]}))
+        settings.ner(ner_params({k: v for k, v in profile.items() if k != "ner_model"}))
     with pytest.raises(PipelineError, match="params.yaml: ner_probes.sentences is missing"):
         settings.ner(ner_params(profile, {}))
 

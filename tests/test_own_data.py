@@ -17,9 +17,10 @@ from stages.lib.data import builtin, prepared
 from stages.lib.data import own_data
 from stages.lib.data import own_ner as ner_data  # own_ner below: the params helper
 from stages.lib.data.text_files import TEXT
+from stages.lib.config import settings
 from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.config.schema import OwnClassification, OwnNer
+from stages.lib.config.datasets import OwnClassification, OwnNer
 from tests.conftest import REPO, copy_repo, offline_env
 
 PARAMS = load_params(REPO / "params.yaml")["data"]
@@ -28,12 +29,13 @@ TICKETS = [("the app crashes when I log in", "bug"), ("please add a dark mode", 
            ("support for CSV import would be great", "feature"), ("where is the settings page?", "question")]
 
 
-def own(**changes) -> OwnClassification:
-    return OwnClassification(**{**PARAMS["classification"], **changes})
+def own(**keys) -> OwnClassification:
+    """data.classification: {<keys>} as the stages read it (keys left out at their defaults)."""
+    return settings.data({"data": {**PARAMS, "classification": keys}}).classification
 
 
-def own_ner(**changes) -> OwnNer:
-    return OwnNer(**{**PARAMS["ner"], **changes})
+def own_ner(**keys) -> OwnNer:
+    return settings.data({"data": {**PARAMS, "ner": keys}}).ner
 
 
 def write_csv(path, rows, header="text,label"):
@@ -262,43 +264,68 @@ def test_prepare_writes_your_data_and_its_names(tmp_path):
     csv = write_csv(tmp_path / "tickets.csv", tickets(120))
     (tmp_path / "recipes").mkdir()
     recipes = conll_folder(tmp_path / "recipes", RECIPES)
-    proc = prepare(repo, classification={**PARAMS["classification"], "dataset": str(csv)},
-                   ner={**PARAMS["ner"], "dataset": str(recipes), "tag_column": 1})
+    proc = prepare(repo, classification=str(csv), ner={"dataset": str(recipes), "tag_column": 1})
     assert proc.returncode == 0, proc.stderr
-    described = {task: json.loads((repo / f"data/prepared/{task}.json").read_text()) for task in ("classification", "ner")}
+    described = {task: json.loads((repo / f"data/prepared/{task}/dataset.json").read_text())
+                 for task in ("classification", "ner")}
     assert described["classification"] == builtin.describe("tickets", str(csv), False, ["bug", "feature", "question"],
                                                         False)
     assert described["ner"]["labels"] == ["O", "B-ING", "I-ING", "B-QTY", "I-QTY"]
     sources = json.loads((repo / "data/prepared/sources.json").read_text())
     assert sources["classification"]["source"] == "local" and set(sources["ner"]["md5"]) == {"dev.txt", "test.txt",
                                                                                              "train.txt"}
-    assert len(prepared.read_split(repo / "data/prepared/fewshot", "train")) == 3 * PARAMS["fewshot_per_class"]
     assert "classification (tickets, 3 classes): train 96, validation 12, test 12" in proc.stdout
 
 
-def test_a_class_too_small_for_the_fewshot_sample_is_named_with_its_rows(tmp_path, raw_dir):
+def test_a_class_too_small_for_the_fewshot_sample_is_named_by_setfit(tmp_path, raw_dir):
     repo = copy_repo(tmp_path / "repo")
     csv = write_csv(tmp_path / "tickets.csv", tickets(60))  # 20 of each class: about 16 in train
-    proc = prepare(repo, classification={**PARAMS["classification"], "dataset": str(csv)}, raw_dir=str(raw_dir),
-                   fewshot_per_class=18)
-    assert proc.returncode == 2
-    [line] = proc.stderr.splitlines()
-    assert re.fullmatch(rf"error: params\.yaml: data\.fewshot_per_class = 18 exceeds the \d+ training rows of class "
-                        rf"'\w+' in {csv} \(rows per split: train \d+, validation \d+, test \d+\); accepted: at most \d+, "
-                        r"or more rows of that class", line), line
-    assert not written(repo)
+    assert prepare(repo, classification=str(csv), raw_dir=str(raw_dir)).returncode == 0
+    params = load_params(REPO / "params.yaml")
+    params["data"] = {**PARAMS, "classification": str(csv), "raw_dir": str(raw_dir)}
+    params["setfit"] = {**params["setfit"], "samples_per_class": [8, 18], "main_samples_per_class": 8}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-m", "stages.setfit"], cwd=repo, capture_output=True, text=True,
+                          env={**env, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert re.fullmatch(r"error: params\.yaml: setfit\.samples_per_class: 18 exceeds the \d+ training examples of "
+                        r"class \w+; accepted: positive integers up to \d+", proc.stderr.splitlines()[-1]), proc.stderr
+    assert not (repo / "metrics/setfit.json").exists() and not (repo / "data/models/setfit").exists()  # nothing written
 
 
 def test_prepare_with_a_bad_file_exits_2_and_writes_nothing(tmp_path):
     repo = copy_repo(tmp_path / "repo")
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"text,label\nfine,bug\n\xff,feature\n")
-    proc = prepare(repo, classification={**PARAMS["classification"], "dataset": str(bad)})
+    proc = prepare(repo, classification=str(bad))
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [f"error: {bad}:3: not valid UTF-8 (byte 0xff at column 1); accepted: {TEXT}"]
     assert not written(repo)
-    proc = prepare(repo, classification={**PARAMS["classification"], "split": [0.5, 0.6, 0.1]})
+    proc = prepare(repo, classification={"dataset": str(bad), "split": [0.5, 0.6, 0.1]})
     assert proc.returncode == 2 and "data.classification.split" in proc.stderr and not written(repo)
+    for value, message in ((5, "data.classification = 5 is invalid"),
+                           ({"text_column": "body"}, "data.classification.dataset is missing"),
+                           (str(tmp_path / "mine.csv"), "data.classification.dataset = '.*mine.csv': no such file")):
+        proc = prepare(repo, classification=value)
+        assert proc.returncode == 2 and not written(repo)
+        [line] = proc.stderr.splitlines()
+        assert re.match(f"error: params.yaml: {message}", line), line
+
+
+def test_prepare_reads_your_data_beside_the_built_in_dataset(tmp_path, raw_dir):
+    """data.classification: {dataset: ...} alone, data.ner: conll2003 (the built-in, from the raw files)."""
+    repo = copy_repo(tmp_path / "repo")
+    csv = write_csv(tmp_path / "tickets.csv", tickets(120))
+    proc = prepare(repo, classification={"dataset": str(csv)}, ner="conll2003", raw_dir=str(raw_dir))
+    assert proc.returncode == 0, proc.stderr
+    described = {task: json.loads((repo / f"data/prepared/{task}/dataset.json").read_text())
+                 for task in ("classification", "ner")}
+    assert described["classification"]["labels"] == ["bug", "feature", "question"]
+    assert described["ner"] == builtin.describe("CoNLL-2003", builtin.HUB["conll2003"][0], True, builtin.NER_TAGS, True)
+    sources = json.loads((repo / "data/prepared/sources.json").read_text())
+    assert (sources["classification"]["source"], sources["ner"]["source"], sources["ner"]["dataset"]) == \
+        ("local", "raw", "conll2003")
 
 
 # ---- end to end: the README's commands on a three-class CSV and a CoNLL folder ------------------
@@ -321,8 +348,8 @@ def test_your_own_data_through_dvc_and_predict(tmp_path):
     sh("git", "init", "-q", "-b", "main")
     sh("git", "add", "-A")
     sh("git", "commit", "-qm", "own data")
-    sh("dvc", "exp", "run", "-S", "profile=smoke", "-S", "data.classification.dataset=tickets.csv",
-       "-S", "data.ner.dataset=recipes", "-S", "data.ner.tag_column=1", "fine-tune@full", "setfit", "ner")
+    sh("dvc", "exp", "run", "-S", "profile=smoke", "-S", "data.classification=tickets.csv",
+       "-S", "data.ner={dataset: recipes, tag_column: 1}", "fine-tune@full", "setfit", "ner")
 
     m = json.loads((repo / "metrics/fine_tune/full.json").read_text())
     assert m["classes"] == 3 and {"test_f1_bug", "test_f1_feature", "test_f1_question"} <= set(m)
@@ -334,7 +361,6 @@ def test_your_own_data_through_dvc_and_predict(tmp_path):
     assert "macro-F1 over the 3 classes" in card and "tickets (`tickets.csv`, local)" in card
     setfit = json.loads((repo / "metrics/setfit.json").read_text())
     assert {"test_f1_bug", "test_f1_feature", "test_f1_question"} <= set(setfit)
-    assert len(prepared.read_split(repo / "data/prepared/fewshot", "train")) == 3 * PARAMS["fewshot_per_class"]
     ner = json.loads((repo / "metrics/ner.json").read_text())
     assert {"test_f1_ING", "test_f1_QTY"} <= set(ner) and "test_f1_PER" not in ner
     out = sh("python", "-m", "tools.predict", "--task", "sentiment", input="the app crashes\nadd dark mode\n")

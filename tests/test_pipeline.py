@@ -28,7 +28,7 @@ def smoke_repo(tmp_path_factory, raw_dir):
     repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
     configure(repo, ["profile=smoke", f"data.raw_dir={raw_dir}", "sweep.frozen_blocks=[0,6]", "sweep.seeds=[1,2]",
                      "+runs.full.seeds=[42,43]",  # a run's own seeds (a new key: +)
-                     "setfit.seeds=[42,43]", "ner.seeds=[42,43]"])
+                     "setfit.seeds=[42,43]", "+ner.seeds=[42,43]"])
 
     # every Python process of the run (dvc, each stage) loads tests/netguard/sitecustomize.py:
     # network access is refused and logged to NETGUARD_LOG
@@ -48,7 +48,7 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
     for split in ("train", "validation", "test"):
         assert (repo / "data/prepared/classification" / f"{split}.parquet").is_file()
         assert (repo / "data/prepared/ner" / f"{split}.parquet").is_file()
-    assert (repo / "data/prepared/fewshot/train.parquet").is_file()
+    assert json.loads((repo / "data/prepared/classification/dataset.json").read_text())["labels"] == ["neg", "pos"]
     metrics = {}
     for run in RUNS:
         assert (repo / "data/models/fine_tune" / run / "model.safetensors").is_file()

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from stages.lib.runtime import precision
-from stages.lib.config import schema, settings
+from stages.lib.config import datasets, schema, settings
 from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.config.schema import FreezeSpec
@@ -16,7 +16,8 @@ HP = {"learning_rate": 2e-5, "batch_size": 16, "epochs": 1, "weight_decay": 0.01
       "logging_steps": 50}
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 SETFIT = {"num_epochs": 1, "num_iterations": 2, "batch_size": 16, "seeds": [42],
-          "samples_per_class": [4, 8], "main_samples_per_class": 8, "max_eval_samples": 64, "precision": "fp32",
+          "samples_per_class": [4, 8], "main_samples_per_class": 8, "sample_seed": 42, "max_eval_samples": 64,
+          "precision": "fp32",
           "length_buckets": False, "unique_sentences": False}
 
 
@@ -47,7 +48,7 @@ def test_book_values(params):
     assert settings.fine_tune_run(book, "head_only")[1].frozen_layers == settings.sweep(book)[1].frozen_layers == "every_step"
     assert settings.fine_tune_run(params, "head_only")[1].frozen_layers == "once"  # the cpu profile keeps them
     assert settings.fine_tune_run(book, "full")[2][0].learning_rate == 2e-5
-    model, cfg, _ = settings.setfit(book)
+    model, cfg = settings.setfit(book)
     assert model == "sentence-transformers/all-mpnet-base-v2"
     assert (cfg.num_epochs, cfg.num_iterations, cfg.main_samples_per_class) == (3, 20, 16)
 
@@ -207,20 +208,43 @@ def test_bad_setfit_settings_name_the_parameter(key, value, message):
     profile = {"setfit_model": MINILM, "setfit": copy.deepcopy(SETFIT)}
     profile["setfit"][key] = value
     with pytest.raises(PipelineError, match=rf"params.yaml: setfit.*{message}"):
-        settings.setfit({"profile": "smoke", **profile, "data": {"fewshot_seed": 42}})
+        settings.setfit({"profile": "smoke", **profile})
 
 
 @pytest.mark.parametrize("key, value, message", [
     ("source", "web", "data.source = 'web' is invalid; accepted: auto | raw | hub"),
-    ("fewshot_per_class", 0, "data.fewshot_per_class = 0 is invalid; accepted: a positive integer"),
-    ("rotten_tomatoes_revision", "", "data.rotten_tomatoes_revision = '' is invalid; accepted: a branch, tag or commit"),
+    ("rotten_tomatoes_revision", "main", r"data: unknown key\(s\) rotten_tomatoes_revision; accepted: source, "
+                                         r"raw_dir, classification, ner"),
+    ("fewshot_per_class", 16, r"data: unknown key\(s\) fewshot_per_class; accepted: source, raw_dir, classification, "
+                              r"ner"),
+    ("classification", 5, r"data.classification = 5 is invalid; accepted: rotten_tomatoes \(the built-in\), your own "
+                          r"data's path or Hub id, or a mapping with keys dataset, revision, text_column, label_column, "
+                          r"labels, split, split_seed \(dataset required\)"),
+    ("classification", None, r"data.classification = None is invalid; accepted: rotten_tomatoes \(the built-in\).*"),
+    ("classification", "", r"data.classification = '' is invalid; accepted: rotten_tomatoes \(the built-in\).*"),
+    ("classification", ["tickets.csv"], r"data.classification = \['tickets.csv'\] is invalid; accepted: .*"),
+    ("classification", {"text_column": "body"}, r"data.classification.dataset is missing \(a Hub dataset id, a "
+                                                r"\.csv/\.jsonl/\.parquet file or a folder of train/validation/test files\)"),
+    ("classification", {"dataset": 3}, r"data.classification.dataset = 3 is invalid; accepted: a Hub dataset id.*"),
+    ("classification", {"dataset": "rotten_tomatoes"},
+     r"data.classification.dataset = 'rotten_tomatoes' is the built-in dataset; accepted: data.classification: "
+     r"rotten_tomatoes \(the built-in\), or ./rotten_tomatoes for a local file or folder"),
+    ("ner", 1.5, r"data.ner = 1.5 is invalid; accepted: conll2003 \(the built-in\), your own data's path or Hub id, "
+                 r"or a mapping with keys dataset, revision, tag_column, tokens_column, tags_column \(dataset required\)"),
+    ("ner", {"tag_column": 1}, r"data.ner.dataset is missing \(a folder of CoNLL-format train.txt, dev.txt and "
+                               r"test.txt, or a Hub dataset id\)"),
+    ("ner", {"dataset": "conll2003"}, r"data.ner.dataset = 'conll2003' is the built-in dataset; .*"),
 ])
 def test_bad_data_settings_name_the_parameter(params, key, value, message):
     with pytest.raises(PipelineError, match=f"^params.yaml: {message}$"):
         settings.data({"data": {**params["data"], key: value}})
 
 
+OWN = {"classification": "tickets.csv", "ner": "recipes"}  # a dataset of the user's for each task
+
+
 @pytest.mark.parametrize("section, key, value, message", [
+    ("classification", "revision", "", r"data.classification.revision = '' is invalid; accepted: a branch, tag or commit"),
     ("classification", "split", [0.8, 0.1, 0.2], r"data.classification.split = \[0.8, 0.1, 0.2\] is invalid; "
                                                  r"accepted: three positive shares summing to 1"),
     ("classification", "split", [0.9, 0.1], r"data.classification.split = \[0.9, 0.1\] is invalid"),
@@ -231,15 +255,49 @@ def test_bad_data_settings_name_the_parameter(params, key, value, message):
     ("ner", "tag_column", 0, r"data.ner.tag_column = 0 is the token column; accepted: 1, 2, ... or -1 \(the last\)"),
     ("ner", "tag_column", "last", r"data.ner.tag_column = 'last' is invalid; accepted: an integer"),
     ("ner", "columns", 4, r"data.ner: unknown key\(s\) columns; accepted: dataset, revision, tag_column"),
+    ("ner", "tokens_column", ["words"], r"data.ner.tokens_column = \['words'\] is invalid; accepted: a column name"),
 ])
 def test_bad_own_data_settings_name_the_parameter(params, section, key, value, message):
     with pytest.raises(PipelineError, match=f"^params.yaml: {message}"):
-        settings.data({"data": {**params["data"], section: {**params["data"][section], key: value}}})
+        settings.data({"data": {**params["data"], section: {"dataset": OWN[section], key: value}}})
 
 
-def test_own_data_settings_default_to_the_books_datasets(params):
+def test_data_defaults_to_the_built_in_datasets(params):
+    assert (params["data"]["classification"], params["data"]["ner"]) == ("rotten_tomatoes", "conll2003")
     cfg = settings.data(params)
-    assert cfg.classification.dataset is None and cfg.ner.dataset is None and cfg.classification.split == [0.8, 0.1, 0.1]
+    assert cfg.classification is None and cfg.ner is None  # None: the built-in dataset
+
+
+CLASSIFICATION_DEFAULTS = {"revision": "main", "text_column": "text", "label_column": "label", "labels": None,
+                           "split": [0.8, 0.1, 0.1], "split_seed": 42}
+NER_DEFAULTS = {"revision": "main", "tag_column": -1, "tokens_column": "tokens", "tags_column": "ner_tags"}
+
+
+@pytest.mark.parametrize("section, defaults", [("classification", CLASSIFICATION_DEFAULTS), ("ner", NER_DEFAULTS)])
+def test_own_data_is_a_name_or_a_mapping_whose_other_keys_default(params, section, defaults):
+    """`data.<task>: tickets.csv` is short for {dataset: tickets.csv}; a mapping needs only `dataset`."""
+    def read(value):
+        return settings.data({"data": {**params["data"], section: value}}).model_dump()[section]
+
+    assert read(OWN[section]) == read({"dataset": OWN[section]}) == {"dataset": OWN[section], **defaults}
+    assert read("me/their-dataset")["dataset"] == "me/their-dataset"  # a Hub id
+    assert read("./" + datasets.BUILTIN[section])["dataset"] == "./" + datasets.BUILTIN[section]  # a local folder
+    changed = {"revision": "v2", **({"text_column": "body", "labels": ["bug", "feature"], "split": [0.6, 0.2, 0.2]}
+                                    if section == "classification" else {"tag_column": 1})}
+    assert read({"dataset": OWN[section], **changed}) == {"dataset": OWN[section], **defaults, **changed}
+    other = "ner" if section == "classification" else "classification"
+    assert getattr(settings.data({"data": {**params["data"], section: OWN[section]}}), other) is None
+
+
+def test_the_conf_default_and_a_dvc_exp_run_override_compose_to_these_shapes():
+    """What `dvc exp run -S data.classification=...` writes into params.yaml, as docs/own-data.md shows it."""
+    assert settings.data(composed()).classification is None
+    cfg = settings.data(composed(["data.classification=tickets.csv", "data.ner={dataset:recipes,tag_column:1}"]))
+    assert cfg.classification.dataset == "tickets.csv" and cfg.classification.text_column == "text"
+    assert (cfg.ner.dataset, cfg.ner.tag_column, cfg.ner.tokens_column) == ("recipes", 1, "tokens")
+    cfg = settings.data(composed(["data.classification={dataset:me/reviews,revision:v2,text_column:review}"]))
+    assert (cfg.classification.dataset, cfg.classification.revision, cfg.classification.text_column) == \
+        ("me/reviews", "v2", "review")
 
 
 def test_a_missing_data_key_says_what_it_takes(params):

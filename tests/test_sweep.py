@@ -68,14 +68,14 @@ def test_every_point_of_the_sweep_shares_one_store_of_frozen_states(tmp_path, mo
     """The stage hands every point's task the same cached.Kept, so each point continues from the
     last one's frozen-block states (training itself is stood in for: this checks the stage's wiring)."""
     from stages import freeze_sweep
-    from stages.lib.training.loop import Result
+    from stages.lib.skeleton.loop import Result
     from tests.conftest import compose, copy_repo
     from tests.prepared import ROTTEN_TOMATOES
 
     repo = copy_repo(tmp_path)
     compose(repo, ["profile=smoke", "sweep.frozen_blocks=[0,3,6]"])
     (repo / "data/prepared/classification").mkdir(parents=True)
-    (repo / "data/prepared/classification.json").write_text(json.dumps(ROTTEN_TOMATOES))
+    (repo / "data/prepared/classification/dataset.json").write_text(json.dumps(ROTTEN_TOMATOES))
     monkeypatch.chdir(repo)
     stores = []
 

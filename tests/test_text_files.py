@@ -18,7 +18,7 @@ from stages.lib.data import own_data
 from stages.lib.data import own_ner
 from stages.lib.data import text_files
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.config.schema import OwnClassification
+from stages.lib.config.datasets import OwnClassification
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 KEYS = ("data.classification.text_column", "data.classification.label_column")

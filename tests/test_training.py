@@ -13,7 +13,7 @@ from stages.lib.data.builtin import SENTIMENT_SCHEMA, describe, write_splits
 from stages.lib.scoring.metrics import classification_metrics
 from stages.lib.models.loading import load_sequence_classifier
 from stages.lib.config.paths import RunOutputs
-from stages.lib.training.loop import Result, Task, run, train_and_evaluate
+from stages.lib.skeleton.loop import Result, Task, run, train_and_evaluate
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HP = {"learning_rate": 1e-3, "batch_size": 8, "epochs": 1, "weight_decay": 0.0, "seed": 42,

@@ -8,14 +8,16 @@ PARAMS = Path("params.yaml")
 PREPARED = Path("data/prepared")
 PREPARED_CLASSIFICATION = PREPARED / "classification"  # Rotten Tomatoes, or data.classification's dataset
 PREPARED_NER = PREPARED / "ner"                        # CoNLL-2003, or data.ner's dataset
-PREPARED_FEWSHOT = PREPARED / "fewshot"                # the few-shot training draw (SetFit)
 SOURCES = PREPARED / "sources.json"  # where the data came from (raw files' md5, Hub commits)
 
 
+DATASET_RECORD = "dataset.json"  # in each prepared folder, beside its splits
+
+
 def dataset_record(task: str) -> Path:
-    """What the training stages read of a prepared dataset (classification or ner): name, labels. One
-    file per task, so that changing one task's data leaves the other task's stages up to date."""
-    return PREPARED / f"{task}.json"
+    """What the training stages read of a prepared dataset (classification or ner): name, labels. In
+    the dataset's own folder, so a stage depends on its splits and their names as one output."""
+    return PREPARED / task / DATASET_RECORD
 MODELS = Path("data/models")
 CHECKPOINTS = Path("data/checkpoints")  # resumable runs: not a DVC output, git-ignored
 PREDICTIONS = Path("data/predictions")  # per test row (sentence for NER), one JSON line each

@@ -34,7 +34,6 @@ Rows = Annotated[PositiveInt | None, accepts("null (all rows) or a positive inte
 Seed = Annotated[int, accepts("an integer")]
 Name = Annotated[str, accepts("a non-empty name", min_length=1)]
 ModelId = Annotated[str, accepts("a Hugging Face Hub id or a local folder", min_length=1)]
-HubDataset = Annotated[str, accepts("a Hugging Face Hub dataset id", min_length=1)]
 # `auto` is resolved on validation: the settings hold fp32, bf16 or fp16
 Precision = Annotated[Literal[precision.PRECISIONS], AfterValidator(_resolve_precision)]
 
@@ -44,8 +43,9 @@ class Section(BaseModel):
 
 
 class Training(Section):
-    """One training run's knobs: fine_tune (and mlm_pretrain, ner). fine_tune and ner hold a list
-    `seeds` instead of `seed`: one Training per seed (settings.training)."""
+    """One training run's knobs: the fine_tune recipe with a section's overrides (runs, sweep.fine_tune,
+    mlm_pretrain, ner). fine_tune holds a list `seeds` instead of `seed`: one Training per seed
+    (settings.training)."""
     learning_rate: Positive
     batch_size: PositiveInt
     epochs: Annotated[float, accepts("a positive number", gt=0)]
@@ -59,13 +59,12 @@ class Training(Section):
 
 
 class MlmTraining(Training):
-    mlm_probability: Annotated[float, accepts("a number between 0 and 1, e.g. 0.15", gt=0, lt=1)]
-    masking: Literal["token", "whole_word"]
+    mlm_probability: float
+    masking: str
 
 
 class NerTraining(Training):
-    label_all_subtokens: Annotated[bool, accepts("true (the book: later sub-tokens of a word get its "
-                                                  "I- label) | false (they are ignored by the loss)")]
+    label_all_subtokens: bool
 
 
 SEEDED_KEYS = [*(k for k in Training.model_fields if k != "seed"), "seeds"]  # fine_tune's keys in params.yaml
@@ -82,6 +81,23 @@ class Overrides(Section):
             raise PydanticCustomError("unknown_keys", "unknown", {
                 "keys": sorted(unknown), "accepted": [*type(self).model_fields, *SEEDED_KEYS]})
         return self
+
+    @property
+    def own(self) -> dict:
+        """The section's own keys (not fine_tune overrides)."""
+        return self.model_dump(exclude=set(self.model_extra))
+
+
+class MlmPretrain(Overrides):
+    """mlm_pretrain: the masking, and any fine_tune keys it overrides (the book: epochs: 10)."""
+    mlm_probability: Annotated[float, accepts("a number between 0 and 1, e.g. 0.15", gt=0, lt=1)]
+    masking: Literal["token", "whole_word"]
+
+
+class Ner(Overrides):
+    """ner: the sub-token labelling, and any fine_tune keys it overrides."""
+    label_all_subtokens: Annotated[bool, accepts("true (the book: later sub-tokens of a word get its "
+                                                  "I- label) | false (they are ignored by the loss)")]
 
 
 class Lora(Section):
@@ -152,10 +168,11 @@ class SetFit(Section):
     samples_per_class: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1), AfterValidator(_distinct),
                                  accepts("a list of distinct positive integers (examples per class), e.g. [8, 16, 64]")]
     main_samples_per_class: int
+    sample_seed: Seed  # the draw of each size's examples from the training split
     max_eval_samples: Annotated[PositiveInt | None, accepts("null (all test rows) or a positive integer")]
     precision: Precision
-    length_buckets: bool  # each batch's sentences run in buckets of similar length (stages.lib.tasks.buckets)
-    unique_sentences: bool  # each distinct sentence of a step's pairs embedded once (stages.lib.tasks.pair_loss)
+    length_buckets: bool  # each batch's sentences run in buckets of similar length (stages.lib.tasks.setfit.buckets)
+    unique_sentences: bool  # each distinct sentence of a step's pairs embedded once (stages.lib.tasks.setfit.pair_loss)
 
     @field_validator("main_samples_per_class")
     @classmethod
@@ -168,61 +185,6 @@ class SetFit(Section):
     def training_args(self, seed: int) -> dict:
         """setfit.TrainingArguments keywords of the run with `seed`."""
         return {**self.model_dump(include={"num_epochs", "num_iterations", "batch_size"}), "seed": seed}
-
-
-def _fractions(values: list[float]) -> list[float]:
-    if abs(sum(values) - 1) > 1e-9:
-        raise ValueError("shares that sum to 1")
-    return values
-
-
-Revision = Annotated[str, accepts("a branch, tag or commit", min_length=1)]
-Column = Annotated[str, accepts("a column name", min_length=1)]
-
-
-class OwnClassification(Section):
-    """A sentence-classification dataset of the user's in place of Rotten Tomatoes (stages.lib.data.builtin)."""
-    dataset: Annotated[str | None, accepts("empty (Rotten Tomatoes), a Hub dataset id, a .csv/.jsonl/.parquet "
-                                            "file or a folder of train/validation/test files", min_length=1)]
-    revision: Revision
-    text_column: Column
-    label_column: Column
-    labels: Annotated[list[Annotated[str, Field(min_length=1)]] | None, Field(min_length=2),
-                      AfterValidator(lambda v: v and _distinct(v)),
-                      accepts("empty (from the data), or a list of two or more distinct class names")]
-    split: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=3, max_length=3),
-                     AfterValidator(_fractions), accepts("three positive shares summing to 1, e.g. [0.8, 0.1, 0.1]")]
-    split_seed: Seed
-
-
-class OwnNer(Section):
-    """A named-entity dataset of the user's in place of CoNLL-2003 (stages.lib.data.builtin)."""
-    dataset: Annotated[str | None, accepts("empty (CoNLL-2003), a folder of CoNLL-format train.txt, dev.txt "
-                                            "and test.txt, or a Hub dataset id", min_length=1)]
-    revision: Revision
-    tag_column: Annotated[int, accepts("an integer: the CoNLL column of the tags, 1 = the second, -1 = the last")]
-    tokens_column: Column
-    tags_column: Column
-
-    @field_validator("tag_column")
-    @classmethod
-    def _not_the_token(cls, value: int) -> int:
-        if value == 0:
-            raise PydanticCustomError("rule", "= 0 is the token column; accepted: 1, 2, ... or -1 (the last)")
-        return value
-
-
-class Data(Section):
-    source: Annotated[Literal["auto", "raw", "hub"], accepts("auto | raw | hub")]
-    raw_dir: Annotated[str | None, accepts("a folder with rotten_tomatoes/ and conll2003/, or null (none)")]
-    rotten_tomatoes_hub: HubDataset
-    rotten_tomatoes_revision: Revision
-    conll2003_hub: HubDataset
-    conll2003_revision: Revision
-    fewshot_per_class: PositiveInt
-    fewshot_seed: Seed
-    classification: OwnClassification
-    ner: OwnNer
 
 
 MASK = "[MASK]"  # as probes are written in params.yaml; replaced by the tokenizer's own mask token

@@ -7,29 +7,30 @@ from typing import Annotated, Any
 from stages.lib.config.params import load_params, profile_name, section, validate
 from stages.lib.config.paths import BOOK_NUMBERS
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.config.schema import (Bootstrap, Compare, Data, FreezeSpec, FrozenBlocks, MlmProbes, MlmTraining, ModelId, NerProbes, NerTraining, Report, Run, Seed, Seeds, SetFit, Sweep, Training, accepts)
+from stages.lib.config.datasets import Data
+from stages.lib.config.schema import (Bootstrap, Compare, FreezeSpec, FrozenBlocks, MlmPretrain, MlmProbes, MlmTraining, ModelId, Ner, NerProbes, NerTraining, Report, Run, Seed, Seeds, SetFit, Sweep, Training, accepts)
 
 
 FROM_MLM = "from_mlm"  # shared by the profiles: dvc.yaml declares its model folder as a dependency
 
 
-def training(params: dict, path: str, overrides: dict, overrides_where: str, kind=Training,
-             seed: int | None = None) -> list:
-    """One `kind` per seed: the training section at `path` (fine_tune, ner: a list `seeds`) with
-    `overrides` (from `overrides_where`, which may set its own `seeds`) applied; `seed` given: that
-    seed only."""
-    base = section(params, path, dict[str, Any])
+def training(params: dict, overrides: dict, overrides_where: str, kind=Training, seed: int | None = None,
+             own: dict | None = None) -> list:
+    """One `kind` per seed: the fine_tune recipe (a list `seeds`) with `overrides` (from
+    `overrides_where`, which may set its own `seeds`) and that section's `own` keys applied; `seed`
+    given: that seed only."""
+    base = section(params, "fine_tune", dict[str, Any])
     if "seed" in base:  # (a run's overrides are checked by Overrides)
-        raise PipelineError(f"params.yaml: {path}.seed: write seeds, a list (e.g. seeds: [42])")
+        raise PipelineError("params.yaml: fine_tune.seed: write seeds, a list (e.g. seeds: [42])")
     merged = {**base, **overrides}
-    where = overrides_where if "seeds" in overrides else path
+    where = overrides_where if "seeds" in overrides else "fine_tune"
     if seed is None and "seeds" not in merged:
-        raise PipelineError(f"params.yaml: {path}.seeds is missing (a list of distinct integers, e.g. [42])")
+        raise PipelineError("params.yaml: fine_tune.seeds is missing (a list of distinct integers, e.g. [42])")
     seeds = [seed] if seed is not None else validate(Seeds, merged["seeds"], f"{where}.seeds")
     base.pop("seeds", None)
     merged.pop("seeds", None)
-    validate(kind, {**base, "seed": seeds[0]}, path)  # the section's own errors name the section
-    return [validate(kind, {**merged, "seed": s}, overrides_where) for s in seeds]
+    validate(Training, {**base, "seed": seeds[0]}, "fine_tune")  # the recipe's own errors name fine_tune
+    return [validate(kind, {**merged, **(own or {}), "seed": s}, overrides_where) for s in seeds]
 
 
 def run_path(params: dict, run: str) -> str:
@@ -48,7 +49,7 @@ def fine_tune_run(params: dict, run: str) -> tuple[str, FreezeSpec, list[Trainin
     if run == FROM_MLM and spec.model is None:
         raise PipelineError(f"params.yaml: {FROM_MLM}.model is missing (a Hugging Face Hub id or a local folder)")
     model = spec.model or section(params, "classifier_model", ModelId)
-    return model, spec.spec, training(params, "fine_tune", spec.model_extra, where)
+    return model, spec.spec, training(params, spec.model_extra, where)
 
 
 def sweep(params: dict) -> tuple[str, Sweep]:
@@ -66,7 +67,7 @@ def sweep_grid(params: dict) -> tuple[list[int], list[int]]:
 
 def sweep_point(params: dict, plan: Sweep, seed: int) -> Training:
     """fine_tune with the sweep's overrides and the point's seed."""
-    return training(params, "fine_tune", plan.fine_tune.model_extra, "sweep.fine_tune", seed=seed)[0]
+    return training(params, plan.fine_tune.model_extra, "sweep.fine_tune", seed=seed)[0]
 
 
 def stable_tolerance(params: dict) -> float:
@@ -74,20 +75,22 @@ def stable_tolerance(params: dict) -> float:
 
 
 def mlm(params: dict) -> tuple[str, MlmTraining, MlmProbes]:
-    return (section(params, "classifier_model", ModelId), section(params, "mlm_pretrain", MlmTraining),
-            section(params, "mlm_probes", MlmProbes))
+    """(model id, the fine_tune recipe with mlm_pretrain's keys: one model, the first seed's; probes)."""
+    spec = section(params, "mlm_pretrain", MlmPretrain)
+    hp = training(params, spec.model_extra, "mlm_pretrain", MlmTraining, own=spec.own)[0]
+    return section(params, "classifier_model", ModelId), hp, section(params, "mlm_probes", MlmProbes)
 
 
 def ner(params: dict) -> tuple[str, list[NerTraining], NerProbes]:
-    """(model id, hyperparameters per seed, probe sentences)."""
-    hps = training(params, "ner", {}, "ner", NerTraining)
+    """(model id, the fine_tune recipe with ner's keys, one per seed; probe sentences)."""
+    spec = section(params, "ner", Ner)
+    hps = training(params, spec.model_extra, "ner", NerTraining, own=spec.own)
     return section(params, "ner_model", ModelId), hps, section(params, "ner_probes", NerProbes)
 
 
-def setfit(params: dict) -> tuple[str, SetFit, int]:
-    """(model id, the setfit section, prepare's few-shot sampler seed)."""
-    return (section(params, "setfit_model", ModelId), section(params, "setfit", SetFit),
-            section(params, "data.fewshot_seed", Seed))
+def setfit(params: dict) -> tuple[str, SetFit]:
+    """(model id, the setfit section)."""
+    return section(params, "setfit_model", ModelId), section(params, "setfit", SetFit)
 
 
 def data(params: dict) -> Data:

@@ -26,6 +26,13 @@ import pyarrow.parquet as pq
 from stages.lib.runtime.errors import PipelineError
 
 SPLITS = ("train", "validation", "test")
+# Each built-in dataset's Hugging Face Hub repo and revision. Facts of the dataset, not settings:
+# EXPECTED_ROWS and the label names below hold for this data only. Another copy or revision is your
+# own data: data.classification: {dataset: <hub id>, revision: <rev>} (docs/own-data.md).
+HUB = {
+    "rotten_tomatoes": ("cornell-movie-review-data/rotten_tomatoes", "main"),
+    "conll2003": ("eriktks/conll2003", "refs/convert/parquet"),  # main: a loading script (datasets >= 4 refuses)
+}
 ROTTEN_TOMATOES_LABELS = ("neg", "pos")  # ids 0, 1
 NER_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 EXPECTED_ROWS = {

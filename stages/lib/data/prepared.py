@@ -1,12 +1,11 @@
-"""The prepared splits as training reads them: one split as a `datasets.Dataset`, seeded subsets that
-pair runs row by row, the few-shot sample (prepare writes it, SetFit's learning curve redraws it), and
-tokenization without datasets' fingerprint hashing."""
+"""The prepared splits as training reads them: one split as a `datasets.Dataset`, what the dataset is
+(its record), seeded subsets that pair runs row by row, and tokenization without datasets'
+fingerprint hashing."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 
 from stages.lib.runtime.errors import PipelineError
@@ -64,18 +63,3 @@ def read_split(folder: Path, split: str):
     if not path.is_file():
         raise _not_prepared(path)
     return datasets.Dataset(pq.read_table(path))
-
-
-def fewshot_sample(train: dict[str, list], per_class: int, seed: int, names: tuple[str, ...] | list[str]) -> dict[str, list]:
-    """`per_class` examples of each class (`names`: in id order) drawn without replacement, class 0
-    first, rows in order."""
-    labels = np.asarray(train["label"])
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for label, name in enumerate(names):
-        candidates = np.flatnonzero(labels == label)
-        if per_class > len(candidates):
-            raise PipelineError(f"params.yaml: data.fewshot_per_class = {per_class} exceeds the "
-                                f"{len(candidates)} training examples of class {name}")
-        chosen.extend(sorted(rng.choice(candidates, size=per_class, replace=False).tolist()))
-    return {"text": [train["text"][i] for i in chosen], "label": [train["label"][i] for i in chosen]}

@@ -1,2 +1,2 @@
-"""What a reader sees: model cards (cards), the machine a run or benchmark ran on (machine), and the
-cost/accuracy frontier (frontier). Imports runtime, config, data, models and scoring."""
+"""What a trained model says of itself: its model card (cards) and the machine it ran on (machine).
+Imports runtime, config, data, models and scoring."""

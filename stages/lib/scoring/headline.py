@@ -1,6 +1,6 @@
 """Each run's headline, the files dvc.yaml declares as metrics (metrics/headline/), so what `dvc exp
-show` and `dvc metrics diff` show: its test score with the 95 % interval, its training seconds and
-what it trained. Every other number (validation scores, per-class F1, run descriptors, the sweep's
+show` and `dvc metrics diff` show: its test score with the 95 % interval (one text column), its
+training seconds and what it trained. Every other number (validation scores, per-class F1, run descriptors, the sweep's
 points) stays in the run's full record beside it, which the report and the compare stage read."""
 from __future__ import annotations
 
@@ -9,11 +9,17 @@ from pathlib import Path
 from stages.lib.runtime.errors import PipelineError
 
 
+def interval(low: float, high: float) -> str:
+    """A 95 % interval as one `dvc exp show` column: "0.799–0.847" (a percentile bootstrap interval is not
+    symmetric about the score, so not a ± half-width)."""
+    return f"{low:.3f}–{high:.3f}"
+
+
 def scored(record: dict, key: str, name: str, where: Path) -> dict:
-    """`name`, `name`_low and `name`_high from the record's `key` and `key`_ci95."""
+    """`name` and `name`_95ci from the record's `key` and `key`_ci95."""
     try:
         low, high = record[f"{key}_ci95"]
-        return {name: record[key], f"{name}_low": low, f"{name}_high": high}
+        return {name: record[key], f"{name}_95ci": interval(low, high)}
     except (KeyError, TypeError, ValueError):
         raise PipelineError(f"{where}: no {key} with its {key}_ci95 interval; rerun the stage that wrote it") from None
 

@@ -16,7 +16,7 @@ from stages.lib.runtime.errors import PipelineError
 from stages.lib.data.prepared import encoded
 from stages.lib.config.schema import MASK
 from stages.lib.scoring import headline
-from stages.lib.training.loop import Result, Task
+from stages.lib.skeleton.loop import Result, Task
 
 EVAL_BATCH = 32
 

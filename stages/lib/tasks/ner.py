@@ -16,7 +16,7 @@ from stages.lib.data.prepared import encoded
 from stages.lib.scoring.metrics import book_token_f1, entity_metrics, entity_types
 from stages.lib.models.loading import load_token_classifier
 from stages.lib.config.schema import Bootstrap
-from stages.lib.training.loop import Result, Task
+from stages.lib.skeleton.loop import Result, Task
 
 IGNORE = -100  # label id that the loss (and the book's metric) skips
 

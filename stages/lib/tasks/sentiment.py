@@ -14,7 +14,7 @@ from stages.lib.models.lora import apply_lora, merged, unwrap
 from stages.lib.scoring.metrics import score_classifier
 from stages.lib.models.loading import load_sequence_classifier
 from stages.lib.config.schema import Bootstrap, FreezeSpec
-from stages.lib.training.loop import Result, Task
+from stages.lib.skeleton.loop import Result, Task
 
 
 class SentimentTask(Task):

@@ -1,3 +1,3 @@
-"""The one training skeleton (loop) with its Task protocol, the Trainer subclass (trainer), resumable
-checkpoints (checkpoints), training curves (curves) and peak memory (memory). Knows no task: a task
-hands it its model, tokenization, scoring and any speed-up. Imports everything before it, never tasks."""
+"""What any training run uses, whatever trains it (the Hugging Face Trainer or SetFit): the Trainer
+as configured here (trainer), resumable checkpoints (checkpoints), the loop over a stage's runs
+(points) and peak memory (memory). Imports everything before it."""

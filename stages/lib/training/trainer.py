@@ -100,7 +100,7 @@ def make_trainer(model, tokenizer, train_ds, hp, output_dir: Path, collator=None
         # BERT heads average their loss per process, and DDP averages the gradients; the default
         # would also multiply each process's loss by the process count (a 2x loss and gradient).
         average_tokens_across_devices=False,
-        report_to="none",  # curves go to DVCLive after training (stages.lib.training.curves); nothing phones home
+        report_to="none",  # curves go to DVCLive after training (stages.lib.skeleton.curves); nothing phones home
         disable_tqdm=False,
         **saving,
     )

@@ -141,7 +141,7 @@ def train_and_evaluate(task: Task, model_name: str, hp, data_dir: Path, outputs:
     adds its callbacks there)."""
     from transformers import DataCollatorWithPadding, set_seed
 
-    from stages.lib.training.curves import write_curves
+    from stages.lib.skeleton.curves import write_curves
     from stages.lib.training.trainer import fit, make_trainer, trainer_dir
 
     set_seed(hp.seed)  # the new head's initialisation

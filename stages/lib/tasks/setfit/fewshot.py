@@ -9,12 +9,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from stages.lib.reporting import cards
 from stages.lib.runtime import precision
 from stages.lib.scoring import seeds
-from stages.lib.tasks.buckets import bucketed
+from stages.lib.tasks.setfit.buckets import bucketed
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.data.prepared import EVAL_ROWS_SEED, fewshot_sample, read_split, subset, with_row_ids
+from stages.lib.data.prepared import EVAL_ROWS_SEED, read_split, subset, with_row_ids
 from stages.lib.training.memory import PeakMemory
 from stages.lib.scoring.metrics import score_classifier
 from stages.lib.models.loading import resolve_model
@@ -25,25 +27,27 @@ from stages.lib.training.trainer import trainer_dir
 
 
 def draw_samples(train: dict[str, list], sizes: list[int], seed: int, where: str, labels: list[str]) -> dict[int, dict]:
-    """n examples per class (`labels`: the class names in id order) for each n in `sizes`, drawn by
-    prepare's sampler with prepare's seed, so the n = data.fewshot_per_class draw is exactly
-    data/prepared/fewshot."""
+    """n examples per class (`labels`: the class names in id order) for each n in `sizes`, each draw
+    with `seed` (`where`.sample_seed): the same seed gives the same examples on every machine."""
     counts = Counter(train["label"])
     fewest = min(range(len(labels)), key=lambda label: counts[label])
     for n in sizes:
-        if n > counts[fewest]:  # checked here: fewshot_sample's own error names data.fewshot_per_class
+        if n > counts[fewest]:
             raise PipelineError(f"params.yaml: {where}.samples_per_class: {n} exceeds the {counts[fewest]} "
                                 f"training examples of class {labels[fewest]}; "
                                 f"accepted: positive integers up to {counts[fewest]}")
     return {n: fewshot_sample(train, n, seed, labels) for n in sizes}
 
 
-def check_prepared(samples: dict[int, dict], prepared: dict[str, list], classes: int) -> None:
-    """The draw with as many per class as the prepared few-shot file must be that file (else stale)."""
-    n = len(prepared["label"]) // classes
-    if n in samples and samples[n] != prepared:
-        raise PipelineError(f"data/prepared/fewshot differs from the {n}-per-class draw of the training "
-                            "split with data.fewshot_seed; rerun the prepare stage (dvc repro prepare)")
+def fewshot_sample(train: dict[str, list], per_class: int, seed: int, names: list[str]) -> dict[str, list]:
+    """`per_class` examples of each class (`names`: in id order) drawn without replacement, class 0
+    first, rows in order."""
+    labels = np.asarray(train["label"])
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in range(len(names)):
+        chosen.extend(sorted(rng.choice(np.flatnonzero(labels == label), size=per_class, replace=False).tolist()))
+    return {"text": [train["text"][i] for i in chosen], "label": [train["label"][i] for i in chosen]}
 
 
 def contrastive_pairs(trainer) -> int:
@@ -84,15 +88,15 @@ def train_setfit(model_name: str, train: dict[str, list], labels: list[str], hp:
     `hp`: setfit.TrainingArguments keywords (num_epochs, num_iterations, batch_size, seed, ...);
     `mixed`: a resolved precision. fp16 is setfit's own use_amp (with loss scaling); bf16 is an
     autocast around training (setfit has no bf16 switch). `length_buckets`: the body's encoder runs
-    each batch in buckets of similar length (stages.lib.tasks.buckets). `unique_sentences`: each distinct
-    sentence of a step's pairs is embedded once (stages.lib.tasks.pair_loss)."""
+    each batch in buckets of similar length (stages.lib.tasks.setfit.buckets). `unique_sentences`: each distinct
+    sentence of a step's pairs is embedded once (stages.lib.tasks.setfit.pair_loss)."""
     import datasets
     import setfit
 
     model = load_setfit_model(model_name, labels)
     with trainer_dir() as tmp:  # nothing is kept there
         if unique_sentences:
-            from stages.lib.tasks.pair_loss import UniqueSentencesLoss
+            from stages.lib.tasks.setfit.pair_loss import UniqueSentencesLoss
 
             hp = {**hp, "loss": UniqueSentencesLoss}
         args = setfit.TrainingArguments(output_dir=str(tmp), save_strategy="no", report_to="none",
@@ -131,8 +135,8 @@ def save_model(model, out: Path, model_name: str, cfg, metrics: dict, params: di
         cards.write(tmp, run, params)
 
 
-def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: list[int], main_n: int,
-                   cfg, sample_seed: int, where: str, bootstrap, labels: list[str],
+def learning_curve(model_name: str, data_dir: Path, sizes: list[int], main_n: int, cfg, where: str, bootstrap,
+                   labels: list[str],
                    checkpoints_for: Callable[[int, int], Checkpoints | None] = lambda n, seed: None
                    ) -> tuple[dict, list[dict], object]:
     """Train one SetFit model per n in `sizes` (n examples per class) and seed in cfg.seeds (`cfg`: a
@@ -145,8 +149,7 @@ def learning_curve(model_name: str, data_dir: Path, fewshot_dir: Path, sizes: li
     the combined metrics)."""
     train = read_split(data_dir, "train").to_dict()
     test = subset(with_row_ids(read_split(data_dir, "test")), cfg.max_eval_samples, EVAL_ROWS_SEED)
-    samples = draw_samples(train, sizes, sample_seed, where, labels)
-    check_prepared(samples, read_split(fewshot_dir, "train").to_dict(), len(labels))
+    samples = draw_samples(train, sizes, cfg.sample_seed, where, labels)
     main_point, trained = (main_n, cfg.seeds[0]), {}
 
     def run(point: Point) -> dict:
