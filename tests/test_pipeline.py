@@ -57,8 +57,9 @@ def test_repro_writes_prepared_data_models_and_metrics(smoke_repo):
         assert not (repo / "metrics/live/fine_tune" / run / "params.yaml").exists()  # machine-specific paths
         metrics[run] = m = json.loads((repo / "metrics/fine_tune" / f"{run}.json").read_text())
         top = json.loads((repo / "metrics/headline/fine_tune" / f"{run}.json").read_text())  # what dvc exp show shows
-        assert (top["f1"], [top["f1_low"], top["f1_high"]], top["trainable_params"]) == \
-            (m["test_f1"], m["test_f1_ci95"], m["trainable_params"])
+        low, high = m["test_f1_ci95"]
+        assert (top["f1"], top["f1_95ci"], top["trainable_params"]) == \
+            (m["test_f1"], f"{low:.3f}–{high:.3f}", m["trainable_params"])
         for key in ("test_f1", "test_accuracy", "validation_f1", "validation_accuracy"):
             assert 0.0 <= m[key] <= 1.0
             low, high = m[f"{key}_ci95"]
