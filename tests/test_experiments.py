@@ -92,6 +92,22 @@ def record_of(repo, env, name) -> dict:
     raise AssertionError(f"no experiment {name}")
 
 
+def test_the_table_is_one_a_person_reads(loop):
+    """`dvc exp show` of the project as committed, with the grid beside it: at most 150 columns, every
+    run's test F1 with its interval among them, only the selected profile's knobs, and under
+    --only-changed the knob the grid changed."""
+    root, env = loop
+    repo = root / "main"
+    header = next(csv.reader(io.StringIO(sh("dvc", "exp", "show", "--csv", cwd=repo, env=env).stdout)))
+    assert len(header) <= 150, (len(header), header)
+    scores = [c for c in header if c.endswith(":f1")]
+    assert len(scores) >= 5 and sorted(c.replace(":f1", ":f1_95ci") for c in scores) == \
+        sorted(c for c in header if c.endswith(":f1_95ci")), header
+    assert "fine_tune.learning_rate" in header and not [c for c in header if c.startswith(("profile.", "profiles."))]
+    changed = next(csv.reader(io.StringIO(sh("dvc", "exp", "show", "--csv", "--only-changed", cwd=repo, env=env).stdout)))
+    assert any(c == LR or LR.endswith(f".{c}") for c in changed) and len(changed) < len(header), changed
+
+
 def test_a_temp_run_matches_the_same_params_run_beside_another(loop):
     root, env = loop
     repo = root / "main"
