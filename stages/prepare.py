@@ -1,7 +1,7 @@
 """Stage `prepare`: the sentence-classification and NER datasets as parquet, with what each is.
 
 data.classification and data.ner: the built-in rotten_tomatoes and conll2003 (from the raw files or the
-Hub, stages.lib.data.builtin), or your own data (stages.lib.data.own_data, own_ner).
+Hub, stages.lib.data.sources.builtin), or your own data (stages.lib.data.sources.own_data, own_ner).
 
 Outputs (identical bytes whichever source is used):
   data/prepared/classification/{train,validation,test}.parquet   text, label (Rotten Tomatoes: neg=0, pos=1)
@@ -19,12 +19,12 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from stages.lib.data import builtin
-from stages.lib.data import own_data
-from stages.lib.data import own_ner
+from stages.lib.data.sources import builtin
+from stages.lib.data.sources import own_data
+from stages.lib.data.sources import own_ner
 from stages.lib.config import settings
 from stages.lib.config.datasets import Data
-from stages.lib.data import workspace
+from stages.lib.data.sources import workspace
 from stages.lib.config.params import load_params, stage_main
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.runtime.outputs import atomic_dir, write_json
@@ -41,7 +41,7 @@ DEFAULTS = {
 def raw_folder(cfg: Data) -> Path | None:
     """The raw-file folder to read, or None for the Hub, following data.source. data.raw_dir is
     resolved as the same folder in the workspace and in DVC's temporary experiment clones
-    (stages.lib.data.workspace); data.source: raw refuses to go on without it, naming the folder tried."""
+    (stages.lib.data.sources.workspace); data.source: raw refuses to go on without it, naming the folder tried."""
     if cfg.source == "hub":
         return None
     folder = workspace.resolve(cfg.raw_dir) if cfg.raw_dir else None

@@ -9,7 +9,7 @@ Latin-1 lines, stripped; the POS and chunk columns, which the pipeline does not 
 import sys
 from pathlib import Path
 
-from stages.lib.data import builtin
+from stages.lib.data.sources import builtin
 from stages.lib.runtime.errors import PipelineError
 
 

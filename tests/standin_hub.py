@@ -41,7 +41,7 @@ def commit_sha(repo: str, ref: str = "main") -> str:
 
 def build(root: Path, raw_dir: Path, num_hidden_layers: int = 12) -> None:
     """Write the three repos and `root/hub.json`; the datasets' rows come from `raw_dir`."""
-    from stages.lib.data.builtin import conll_from_raw, rotten_tomatoes_from_raw
+    from stages.lib.data.sources.builtin import conll_from_raw, rotten_tomatoes_from_raw
 
     root = Path(root)
     rotten = rotten_tomatoes_from_raw(Path(raw_dir) / "rotten_tomatoes")
@@ -111,7 +111,7 @@ def _write_rotten_tomatoes(folder: Path, splits: dict[str, dict[str, list]]) -> 
 def _write_conll(folder: Path, splits: dict[str, dict[str, list]]) -> None:
     import datasets
 
-    from stages.lib.data.builtin import NER_TAGS
+    from stages.lib.data.sources.builtin import NER_TAGS
 
     # The raw reader keeps tokens and NER tags only; POS and chunk columns are zeros under
     # placeholder names, so the schema has the real columns.

@@ -12,7 +12,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
 from stages.lib.models import cached
-from stages.lib.data.builtin import SENTIMENT_SCHEMA, write_splits
+from stages.lib.data.sources.builtin import SENTIMENT_SCHEMA, write_splits
 from stages.lib.models.freezing import apply_freezing
 from stages.lib.models.lora import apply_lora
 from stages.lib.config.schema import FreezeSpec, Lora, Training

@@ -9,10 +9,10 @@ import shutil
 import pytest
 from huggingface_hub import ModelCard
 
-from stages.lib.data import builtin
+from stages.lib.data.sources import builtin
 from stages.lib.reporting import cards
 from stages.lib.config.params import load_params
-from stages.lib.data.builtin import describe as describe_dataset
+from stages.lib.data.sources.builtin import describe as describe_dataset
 from stages.lib.reporting.machine import cpu_model, machine
 from stages.lib.models.loading import resolve_model
 from stages.lib.runtime.precision import accelerator

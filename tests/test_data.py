@@ -7,7 +7,8 @@ import datasets
 import pytest
 import yaml
 
-from stages.lib.data import builtin, prepared
+from stages.lib.data import prepared
+from stages.lib.data.sources import builtin
 from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError
 from tests.conftest import REPO

@@ -8,7 +8,7 @@ from stages.lib.tasks import mlm
 from stages.lib.tasks import ner
 from stages.lib.config import schema, settings
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.data.builtin import NER_SCHEMA, NER_TAGS, SENTIMENT_SCHEMA, write_splits
+from stages.lib.data.sources.builtin import NER_SCHEMA, NER_TAGS, SENTIMENT_SCHEMA, write_splits
 from stages.lib.models.freezing import apply_freezing, count_parameters, encoder_blocks
 from stages.lib.models.loading import with_prefix_spaces
 from stages.lib.tasks.sentiment import SentimentTask

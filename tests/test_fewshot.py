@@ -1,6 +1,6 @@
 import pytest
 
-from stages.lib.data import builtin
+from stages.lib.data.sources import builtin
 from stages.lib.data.prepared import read_split
 from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from stages.lib.data import builtin
+from stages.lib.data.sources import builtin
 from tests import standin_hub
 from tests.conftest import REPO, compose, copy_repo, hub_env
 

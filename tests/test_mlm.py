@@ -8,7 +8,7 @@ import torch
 from stages.lib.tasks import mlm
 from stages.lib.config import schema, settings
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.data.builtin import SENTIMENT_SCHEMA, rotten_tomatoes_from_raw, write_splits
+from stages.lib.data.sources.builtin import SENTIMENT_SCHEMA, rotten_tomatoes_from_raw, write_splits
 from stages.lib.models.loading import resolve_model
 from stages.lib.config.paths import RunOutputs
 from stages.lib.skeleton.loop import train_and_evaluate

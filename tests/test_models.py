@@ -5,7 +5,7 @@ import pytest
 
 from stages.lib.models import loading
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.data.builtin import NER_TAGS
+from stages.lib.data.sources.builtin import NER_TAGS
 
 
 def test_minilm_resolves_to_its_package():

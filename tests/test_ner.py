@@ -5,7 +5,7 @@ import pytest
 from stages.lib.tasks import ner
 from stages.lib.config import schema, settings
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.data.builtin import NER_SCHEMA, NER_TAGS, conll_from_raw, write_splits
+from stages.lib.data.sources.builtin import NER_SCHEMA, NER_TAGS, conll_from_raw, write_splits
 from stages.lib.data.prepared import read_split
 from stages.lib.config.paths import RunOutputs
 from stages.lib.runtime.outputs import write_jsonl

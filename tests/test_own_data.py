@@ -1,4 +1,4 @@
-"""Your own data (stages.lib.data.own_data): local files and Hub datasets in place of Rotten Tomatoes and
+"""Your own data (stages.lib.data.sources.own_data): local files and Hub datasets in place of Rotten Tomatoes and
 CoNLL-2003, every bad input as one line naming the file, line and column, and the prepare stage
 writing nothing when one is bad."""
 import json
@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from stages.lib.data import builtin, prepared
-from stages.lib.data import own_data
-from stages.lib.data import own_ner as ner_data  # own_ner below: the params helper
-from stages.lib.data.text_files import TEXT
+from stages.lib.data import prepared
+from stages.lib.data.sources import builtin
+from stages.lib.data.sources import own_data
+from stages.lib.data.sources import own_ner as ner_data  # own_ner below: the params helper
+from stages.lib.data.sources.text_files import TEXT
 from stages.lib.config import settings
 from stages.lib.config.params import load_params
 from stages.lib.runtime.errors import PipelineError

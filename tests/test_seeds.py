@@ -4,7 +4,7 @@ import pytest
 
 from stages.lib.scoring import seeds
 from stages.lib.scoring import stats
-from stages.lib.data.builtin import ROTTEN_TOMATOES_LABELS
+from stages.lib.data.sources.builtin import ROTTEN_TOMATOES_LABELS
 from stages.lib.scoring.metrics import score_classifier
 from tests.conftest import bootstrap_settings
 

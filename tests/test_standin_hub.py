@@ -49,7 +49,7 @@ out["layers"] = {
 DATASETS = GUARD + """
 import datasets
 from huggingface_hub import HfApi, HfFileSystem
-from stages.lib.data.builtin import NER_TAGS, conll_from_raw, rotten_tomatoes_from_raw
+from stages.lib.data.sources.builtin import NER_TAGS, conll_from_raw, rotten_tomatoes_from_raw
 from tests.standin_hub import CONLL, CONLL_REVISION, ROTTEN, commit_sha
 raw_dir = __import__("pathlib").Path(RAW_DIR)
 rotten = rotten_tomatoes_from_raw(raw_dir / "rotten_tomatoes")
@@ -121,7 +121,7 @@ def test_model_and_tokenizer_load_from_the_hub(loads):
 
 
 def test_datasets_load_from_the_hub(loads):
-    from stages.lib.data.builtin import EXPECTED_ROWS, NER_TAGS
+    from stages.lib.data.sources.builtin import EXPECTED_ROWS, NER_TAGS
 
     out = loads["datasets"]
     assert out["rt_main"] == out["rt_sha"] == EXPECTED_ROWS["rotten_tomatoes"]

@@ -4,7 +4,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from stages.lib.scoring import stats
-from stages.lib.data.builtin import ROTTEN_TOMATOES_LABELS
+from stages.lib.data.sources.builtin import ROTTEN_TOMATOES_LABELS
 from stages.lib.scoring.metrics import book_token_f1, entity_metrics, score_classifier
 from tests.conftest import bootstrap_settings
 

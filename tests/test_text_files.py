@@ -1,4 +1,4 @@
-"""Property-based tests of the own-data readers (stages/lib/data/text_files.py, stages/lib/data/own_data.py):
+"""Property-based tests of the own-data readers (stages/lib/data/sources/text_files.py, stages/lib/data/sources/own_data.py):
 files written as spreadsheets, pandas, notebooks and annotation tools write them, with random texts
 (quotes, separators, line breaks, non-ASCII), random label sets and spellings, and random
 corruptions. Every generated file reads to exactly the rows a reference reader gives (the csv module,
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages.lib.data import own_data
-from stages.lib.data import own_ner
-from stages.lib.data import text_files
+from stages.lib.data.sources import own_data
+from stages.lib.data.sources import own_ner
+from stages.lib.data.sources import text_files
 from stages.lib.runtime.errors import PipelineError
 from stages.lib.config.datasets import OwnClassification
 

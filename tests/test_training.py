@@ -9,7 +9,7 @@ from huggingface_hub import ModelCard
 
 from stages.lib.reporting import cards
 from stages.lib.config import schema, settings
-from stages.lib.data.builtin import SENTIMENT_SCHEMA, describe, write_splits
+from stages.lib.data.sources.builtin import SENTIMENT_SCHEMA, describe, write_splits
 from stages.lib.scoring.metrics import classification_metrics
 from stages.lib.models.loading import load_sequence_classifier
 from stages.lib.config.paths import RunOutputs

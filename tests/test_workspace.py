@@ -1,5 +1,5 @@
 """Paths in params.yaml name the same data in the workspace and in DVC's temporary experiment clones
-(stages.lib.data.workspace), and prepare says which folder it looked for when the raw data is missing."""
+(stages.lib.data.sources.workspace), and prepare says which folder it looked for when the raw data is missing."""
 import os
 import shutil
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from stages.lib.data import workspace
+from stages.lib.data.sources import workspace
 from stages.lib.config.params import load_params
 from tests.conftest import REPO
 

@@ -2,7 +2,7 @@
 and what both own-data readers share (local path or Hub id, a Hub dataset's columns); NER: own_ner.
 
 A Hub dataset id (train/validation/test splits, text and label columns), a folder of
-train/validation/test files, or one file split by a seeded rule; the files as stages.lib.data.text_files
+train/validation/test files, or one file split by a seeded rule; the files as stages.lib.data.sources.text_files
 reads them (CSV, TSV, JSON Lines, JSON, parquet). Labels are one type throughout, names or ids,
 however a format spells them; ids follow data.classification.labels where given (integer labels are
 then ids into it), else the data: a Hub ClassLabel's names, or the sorted distinct labels. Every class
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.data import builtin
-from stages.lib.data import text_files
-from stages.lib.data import workspace
+from stages.lib.data.sources import builtin
+from stages.lib.data.sources import text_files
+from stages.lib.data.sources import workspace
 from stages.lib.runtime.errors import PipelineError
 
 FORMATS = text_files.TABLES
@@ -32,7 +32,7 @@ OWN_HINT = "Offline? Point the dataset param at local files instead (docs/own-da
 
 
 def is_local(dataset: str, where: str) -> bool:
-    """A local path (else a Hub id), resolved as in every clone DVC runs it from (stages.lib.data.workspace).
+    """A local path (else a Hub id), resolved as in every clone DVC runs it from (stages.lib.data.sources.workspace).
     A path-like name that does not exist is an error, not a Hub id; `where`: the param, named in the error."""
     path = workspace.resolve(dataset)
     if path.exists():
@@ -58,7 +58,7 @@ class Rows:
 
 def read_rows(path: Path, text_column: str, label_column: str) -> Rows:
     """Every row's text and label of a CSV, TSV, JSON Lines, JSON or parquet file, each with its line
-    (row); stages.lib.data.text_files says what is read."""
+    (row); stages.lib.data.sources.text_files says what is read."""
     rows = Rows(path)
     keys = ("data.classification.text_column", "data.classification.label_column")
     for place, (text, label) in text_files.read_table(path, (text_column, label_column), keys):

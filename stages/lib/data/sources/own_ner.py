@@ -1,5 +1,5 @@
 """Your own NER data in place of CoNLL-2003 (params.yaml data.ner): a folder of CoNLL-format files
-(train.txt, dev.txt, test.txt; stages.lib.data.text_files reads them as annotation tools write them, the
+(train.txt, dev.txt, test.txt; stages.lib.data.sources.text_files reads them as annotation tools write them, the
 tag column configurable) or a Hub dataset with a ClassLabel tag sequence. Tags must be IOB2; the tag
 set is read from the data. Every bad input is a PipelineError naming the file and line.
 """
@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.lib.data import builtin
-from stages.lib.data import text_files
+from stages.lib.data.sources import builtin
+from stages.lib.data.sources import text_files
 from stages.lib.runtime.errors import PipelineError
-from stages.lib.data.own_data import load_hub
+from stages.lib.data.sources.own_data import load_hub
 
 CONLL_SPLITS = {"train": "train.txt", "validation": "dev.txt", "test": "test.txt"}
 
 
 def read_conll(path: Path, tag_column: int) -> dict[str, list]:
-    """Sentences of one CoNLL-format file (stages.lib.data.text_files.conll_lines) as tokens and IOB2 tag
+    """Sentences of one CoNLL-format file (stages.lib.data.sources.text_files.conll_lines) as tokens and IOB2 tag
     strings: the token is column 0, the tag `tag_column`, every line as wide as the first."""
     sentences = text_files.conll_lines(path)
     if not sentences:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from stages.lib.data import builtin
+from stages.lib.data.sources import builtin
 from stages.lib.runtime.errors import PipelineError
 
 TABLES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
