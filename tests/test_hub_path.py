@@ -63,7 +63,7 @@ def test_a_built_in_dataset_at_another_revision_is_your_own_hub_dataset(hub, raw
         "commit": ROTTEN_SHA}
     assert sources["ner"]["commit"] == CONLL_SHA and sources["ner"]["rows"] == {"train": 14041, "validation": 3250,
                                                                                  "test": 3453}
-    described = {task: json.loads((repo / f"data/prepared/{task}.json").read_text()) for task in ("classification", "ner")}
+    described = {task: json.loads((repo / f"data/prepared/{task}/dataset.json").read_text()) for task in ("classification", "ner")}
     assert described["classification"] == builtin.describe(standin_hub.ROTTEN, standin_hub.ROTTEN, True,
                                                         builtin.ROTTEN_TOMATOES_LABELS, False)
     assert described["ner"]["labels"] == list(builtin.tag_set(["PER", "ORG", "LOC", "MISC"]))  # own data's tag order
