@@ -22,7 +22,7 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 # pipeline end to end through DVC, torchrun or the stand-in Hub (and the stand-in's own checks);
 # `make test` (CI) runs every test.
 SLOW_FILES = {"test_pipeline.py", "test_experiments.py", "test_checkpoints.py", "test_distributed.py",
-              "test_hub_path.py", "test_standin_hub.py"}
+              "test_hub_path.py", "test_standin_hub.py", "test_tuning_search.py"}
 SLOW_TESTS = {"test_your_own_data_through_dvc_and_predict"}
 
 

@@ -7,6 +7,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def release_stale(study) -> int:
+def release_stale(study, storage) -> int:
     """Trials left running by a killed worker of this machine: failed, and their params queued again
     (a resumed search runs them first). Returns how many."""
     from optuna.trial import TrialState
@@ -71,7 +72,7 @@ def release_stale(study) -> int:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner, _, pid = trial.user_attrs.get("worker", "").rpartition(":")
         if owner == host and pid.isdigit() and not _alive(int(pid)):
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
             released += 1
     return released
@@ -95,7 +96,7 @@ def prepare(storage, plan: Plan, params: dict, base: str):
     elif {k: study.user_attrs.get(k) for k in described} != described:
         raise UsageError(f"--study {plan.study}: the study in this storage searches {study.user_attrs.get('run')} over "
                          f"{study.user_attrs.get('space')}; to search anything else, name a new study (--study)")
-    released = release_stale(study)
+    released = release_stale(study, storage)
     if released:
         print(f"{plan.study}: {released} trial(s) left running by a killed search run again first")
     return study
@@ -120,7 +121,9 @@ def work(index: int, plans: list[Plan], url: str, deadline: float, seed: int, ba
 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    params, storage, tag = load_params(), open_storage(url), f"[worker {index}]" if workers > 1 else ""
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # multivariate TPE
+    params, storage, tag = load_params(), open_storage(url), f"[worker {index}] " if workers > 1 else ""
+    kept = trials.Kept()
     for plan in plans:
         sampler = optuna.samplers.TPESampler(seed=seed + index, n_startup_trials=RANDOM_TRIALS, multivariate=True,
                                              constant_liar=True)
@@ -138,7 +141,7 @@ def work(index: int, plans: list[Plan], url: str, deadline: float, seed: int, ba
                 return trial.should_prune()
 
             try:
-                outcome = trials.run(params, plan.run, overrides, report)
+                outcome = trials.run(params, plan.run, overrides, report, kept=kept)
             except BaseException as e:
                 study.tell(trial, state=TrialState.FAIL)
                 if isinstance(e, KeyboardInterrupt):  # stopped, not broken: the resumed search runs it again

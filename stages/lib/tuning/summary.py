@@ -18,7 +18,7 @@ from stages.lib.scoring import compare, seeds, stats
 from stages.lib.scoring.headline import interval
 from stages.lib.scoring.metrics import classification_metrics
 from stages.lib.tuning import trial as trials
-from stages.lib.tuning.space import UsageError, recipe
+from stages.lib.tuning.space import UsageError, kind, recipe
 from stages.lib.tuning.study import Plan, open_storage
 
 TUNING_METRICS = paths.METRICS / "tuning.json"
@@ -66,6 +66,8 @@ def summarize(study, plan: Plan, params: dict) -> dict:
               for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
     return {
         "run": plan.run, "depth": plan.space.extra.get("frozen_blocks"), "trials": counts,
+        # where the first blocks froze (the freeze curve's x): the run's own depth, or the searched one
+        "frozen_blocks": tested.scores["frozen_blocks"] if kind(params["runs"][plan.run] or {}) == "frozen" else None,
         "trial_minutes": round(sum(t.user_attrs.get("seconds", 0.0) for t in study.trials) / 60, 1),
         "best": {"trial": best.number, "experiment": best.user_attrs.get("experiment"), "params": best.params,
                  "validation_f1": best.value,
@@ -101,6 +103,10 @@ def finish(plans: list[Plan], url: str, params: dict, out: Path = TUNING_METRICS
     studies = dict(record.get("studies", {}))
     for plan in plans:
         studies[plan.study] = summarize(optuna.load_study(study_name=plan.study, storage=storage), plan, params)
+    if "://" in url:  # a database URL's password stays out of git
+        from sqlalchemy.engine import make_url
+
+        url = make_url(url).render_as_string(hide_password=True)
     record = {"profile": profile_name(params), "machine": machine(), "storage": url,
               "studies": studies, "ranking": ranking(studies)}
     write_json(out, record)

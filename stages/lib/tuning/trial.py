@@ -29,8 +29,8 @@ class EpochScores:
     """A Trainer callback's worth: the validation F1 after each epoch, handed to `report(epoch, f1)`,
     which returns True to stop the run there."""
 
-    def __init__(self, task: SentimentTask, hp, report: Callable[[int, float], bool]):
-        self.task, self.hp, self.report = task, hp, report
+    def __init__(self, task: SentimentTask, hp, report: Callable[[int, float], bool], kept: cached.Kept | None):
+        self.task, self.hp, self.report, self.kept = task, hp, report, kept
         self.by_epoch: list[float] = []
         self.pruned = False
 
@@ -44,7 +44,7 @@ class EpochScores:
             # training runs on the frozen layers' kept outputs; during it, so must the validation rows
             # (the model is still whole here: on_trainer runs before the frozen layers are stood in for)
             ready = cached.prepare(trainer.model, data, DataCollatorWithPadding(trainer.processing_class),
-                                   max(64, self.hp.batch_size), self.hp.precision)
+                                   max(64, self.hp.batch_size), self.hp.precision, self.kept)
             data = ready[0] if ready is not None else data
         scores = self
 
@@ -61,17 +61,28 @@ class EpochScores:
         trainer.add_callback(Callback())
 
 
+@dataclass
+class Kept:
+    """The frozen layers' outputs of the training and validation rows, kept by a worker from one trial
+    to the next: trials of a strategy freeze the same pretrained layers, so these never change, and
+    computing them is most of a head-only trial."""
+    train: cached.Kept = field(default_factory=cached.Kept)
+    validation: cached.Kept = field(default_factory=cached.Kept)
+
+
 def run(params: dict, run_name: str, overrides: dict, report: Callable[[int, float], bool] | None = None,
-        split: str = "validation") -> Outcome:
+        split: str = "validation", kept: Kept | None = None) -> Outcome:
     """Train run `run_name` of params.yaml with `overrides` of its keys (stages.lib.tuning.space.apply),
     the first seed of its recipe, and score it on `split`: the validation split during a search, with
-    the F1 after each epoch reported; the test split once, for the recipe a search chose."""
+    the F1 after each epoch reported; the test split once, for the recipe a search chose. `kept`: the
+    frozen layers' outputs from an earlier trial of this process."""
     params = space.apply(params, run_name, overrides)
     model, spec, hps = settings.fine_tune_run(params, run_name)
     hp = hps[0]
     task = SentimentTask(spec, settings.bootstrap(params), prepared.dataset_info("classification"),
-                         eval_splits=(split,), where=settings.run_path(params, run_name))
-    scores = EpochScores(task, hp, report)
+                         eval_splits=(split,), where=settings.run_path(params, run_name),
+                         kept=kept.train if kept else None)
+    scores = EpochScores(task, hp, report, kept.validation if kept else None)
     start = time.perf_counter()
     result = train_and_evaluate(task, model, hp, paths.PREPARED_CLASSIFICATION,
                                 on_trainer=scores.attach if report is not None else None)
