@@ -15,6 +15,7 @@ on a shared disk, or a database URL) to add workers. docs/tuning.md has the set-
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from stages.lib.config import paths
@@ -100,7 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "search":
         from stages.lib.tuning.study import search
 
-        search(chosen, url, args.workers, args.minutes, args.seed, params)
+        try:
+            search(chosen, url, args.workers, args.minutes, args.seed, params)
+        except KeyboardInterrupt:
+            print("stopped; the trials in flight run again first when the same command resumes the search",
+                  file=sys.stderr)
+            sys.exit(130)
     else:
         from stages.lib.tuning.summary import finish
 

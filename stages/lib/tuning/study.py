@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
 import time
 import warnings
@@ -108,6 +109,10 @@ def _taken(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)))
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def work(index: int, plans: list[Plan], url: str, deadline: float, seed: int, base: str, workers: int) -> None:
     """One worker: trials of each plan in turn until its study has its trials or `deadline` passes."""
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -120,6 +125,7 @@ def work(index: int, plans: list[Plan], url: str, deadline: float, seed: int, ba
     from stages.lib.tuning import trial as trials
 
     torch.set_num_threads(threads)
+    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's stop, handled as Ctrl-C: the trial runs again
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # multivariate TPE
     params, storage, tag = load_params(), open_storage(url), f"[worker {index}] " if workers > 1 else ""
@@ -164,12 +170,14 @@ def work(index: int, plans: list[Plan], url: str, deadline: float, seed: int, ba
                 study.tell(trial, state=TrialState.PRUNED)
             else:
                 study.tell(trial, scores["validation_f1"])
+            best = max((t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))), default=None)
             print(f"{tag}{name}: validation F1 {scores['validation_f1']:.4f} ({state} after "
-                  f"{len(outcome.by_epoch)} epoch(s), {outcome.seconds:.0f} s); best {study.best_value:.4f}")
+                  f"{len(outcome.by_epoch)} epoch(s), {outcome.seconds:.0f} s); best so far {best if best is not None else float('nan'):.4f}")
 
 
 def _work_quietly(*args) -> None:
-    """work() in a worker process: a PipelineError is one line and exit status 2, as in the parent."""
+    """work() in a worker process: a PipelineError is one line and exit status 2, as in the parent; an
+    interrupt, exit status 130 (the parent says how to resume)."""
     import sys
 
     try:
@@ -177,6 +185,8 @@ def _work_quietly(*args) -> None:
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 def search(plans: list[Plan], url: str, workers: int, minutes: float | None, seed: int, params: dict) -> None:
@@ -194,10 +204,19 @@ def search(plans: list[Plan], url: str, workers: int, minutes: float | None, see
     context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no forked torch threads
     processes = [context.Process(target=_work_quietly, args=(i, plans, url, deadline, seed, base, workers))
                  for i in range(workers)]
+    signal.signal(signal.SIGTERM, _interrupt)
     for process in processes:
         process.start()
-    for process in processes:
-        process.join()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:  # Ctrl-C reaches the workers too (give them a moment); a SIGTERM, passed on
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()  # each worker fails its trial and queues it to run again
+                process.join()
+        raise
     failed = [str(i) for i, process in enumerate(processes) if process.exitcode]
     if failed:
         raise PipelineError(f"worker(s) {', '.join(failed)} stopped with an error (above); the search resumes "
