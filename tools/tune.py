@@ -38,7 +38,8 @@ def arguments() -> argparse.ArgumentParser:
     search.add_argument("--trials", type=int, default=12, help="finished trials per study (default 12)")
     search.add_argument("--minutes", type=float, help="start no trial after this many minutes")
     search.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
-    search.add_argument("--seed", type=int, default=0, help="the sampler's seed (worker i: seed + i)")
+    search.add_argument("--seed", type=int, default=0,
+                        help="the sampler's seed (each worker and study derives its own from it)")
     search.add_argument("--learning-rate", metavar="LOW:HIGH", help="searched on a log scale")
     search.add_argument("--epochs", metavar="LOW:HIGH", help="whole epochs")
     search.add_argument("--weight-decay", metavar="LOW:HIGH")

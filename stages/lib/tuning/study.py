@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,8 +132,9 @@ def work(index: int, plans: list[Plan], url: str, deadline: float, seed: int, ba
     params, storage, tag = load_params(), open_storage(url), f"[worker {index}] " if workers > 1 else ""
     kept = trials.Kept()
     for plan in plans:
-        sampler = optuna.samplers.TPESampler(seed=seed + index, n_startup_trials=RANDOM_TRIALS, multivariate=True,
-                                             constant_liar=True)
+        # a seed of its own per worker and study: the same seed would draw the same random start in every study
+        sampler = optuna.samplers.TPESampler(seed=zlib.crc32(f"{seed}:{index}:{plan.study}".encode()),
+                                             n_startup_trials=RANDOM_TRIALS, multivariate=True, constant_liar=True)
         study = optuna.load_study(study_name=plan.study, storage=storage, sampler=sampler,
                                   pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER))
         while time.time() < deadline and _taken(study) < plan.trials:
