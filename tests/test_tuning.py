@@ -107,3 +107,18 @@ def test_a_name_git_refuses_is_refused_before_anything_is_made():
     with pytest.raises(UsageError, match="--study x/y"):
         experiments.check_name("x/y")
     experiments.check_name("first_blocks-d2")
+
+
+def test_the_recipes_score_survives_an_interrupted_first_trial():
+    from stages.lib.tuning.summary import recipe_run
+
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"x": 1.0}, user_attrs={"recipe": True})
+    first = study.ask({"x": optuna.distributions.FloatDistribution(0, 2)})
+    study.tell(first, state=optuna.trial.TrialState.FAIL)  # killed; run again as trial 1
+    study.enqueue_trial(first.params, user_attrs={"retry_of": first.number})
+    for value in (0.5, 0.7):
+        trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 2)})
+        study.tell(trial, value)
+    assert recipe_run(study.trials).number == 1 and recipe_run(study.trials).value == 0.5
+    assert recipe_run(study.trials[2:]) is None

@@ -85,6 +85,7 @@ def prepare(storage, plan: Plan, params: dict, base: str):
     one that exists must have been made with the same run and space."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study loaded
     described = {"run": plan.run, "space": repr(plan.space)}
     study = optuna.create_study(storage=storage, study_name=plan.study, direction="maximize", load_if_exists=True)
     if not study.trials and not study.user_attrs:

@@ -40,6 +40,18 @@ def _f1(lines_by_seed: dict, labels: list[str]) -> float:
                           for lines in lines_by_seed.values()]))
 
 
+def recipe_run(trials: list):
+    """The completed trial of the recipe in params.yaml (a study's first trial, or the trial that ran
+    it again after it was interrupted), or None."""
+    from optuna.trial import TrialState
+
+    recipes = set()
+    for t in trials:
+        if t.user_attrs.get("recipe") or t.user_attrs.get("retry_of") in recipes:
+            recipes.add(t.number)
+    return next((t for t in trials if t.number in recipes and t.state == TrialState.COMPLETE), None)
+
+
 def summarize(study, plan: Plan, params: dict) -> dict:
     """One study's entry of metrics/tuning.json: the search, its best trial, and that recipe's test
     run against the recipe in params.yaml."""
@@ -60,7 +72,7 @@ def summarize(study, plan: Plan, params: dict) -> dict:
     _, recipe_units = compare.units(recipe_lines, rows)
     boot = settings.bootstrap(params)
     paired = stats.paired(tuned_units, recipe_units, metric, boot.resamples, boot.seed)
-    recipe_trial = next((t for t in study.trials if t.user_attrs.get("recipe") and t.state == TrialState.COMPLETE), None)
+    recipe_trial = recipe_run(study.trials)
     labels = prepared.dataset_info("classification")["labels"]
     counts = {state.name.lower(): sum(t.state == state for t in study.trials)
               for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
