@@ -90,37 +90,37 @@ def test_dvc_reads_a_trials_recipe_as_its_params(searched):
 
 def test_a_killed_search_resumes_without_repeating_finished_trials(searched):
     repo, env, _ = searched
-    before = len([t for t in studies(repo)["full"] if t.state != TrialState.FAIL])
-    proc = subprocess.Popen([*TUNE, "search", "full", "--trials", "5"], cwd=repo, env=env, text=True,
+    before = len([t for t in studies(repo)["head_only"] if t.state != TrialState.FAIL])
+    proc = subprocess.Popen([*TUNE, "search", "head_only", "--trials", "5"], cwd=repo, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     running = None
     deadline = time.time() + 300
     while running is None and time.time() < deadline:  # kill it inside a trial
-        running = next((t for t in studies(repo)["full"][before:] if t.state == TrialState.RUNNING
+        running = next((t for t in studies(repo)["head_only"][before:] if t.state == TrialState.RUNNING
                         and "worker" in t.user_attrs), None)
         time.sleep(0.2)
     assert running is not None, proc.communicate()[0][-3000:]
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    out = sh(*TUNE, "search", "full", "--trials", "5", cwd=repo, env=env).stdout
+    out = sh(*TUNE, "search", "head_only", "--trials", "5", cwd=repo, env=env).stdout
     assert "left running by a killed search run again first" in out
-    trials = studies(repo)["full"]
+    trials = studies(repo)["head_only"]
     assert trials[running.number].state == TrialState.FAIL
     retry = next(t for t in trials if t.user_attrs.get("retry_of") == running.number)
     assert retry.params == running.params and retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
     assert len([t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]) == 5
-    names = [r["Experiment"] for r in exp_table(repo, env) if r["Experiment"].startswith("full-")]
+    names = [r["Experiment"] for r in exp_table(repo, env) if r["Experiment"].startswith("head_only-")]
     assert len(names) == len(set(names)) == 5  # one experiment per finished trial, none repeated
 
 
 def test_finish_tests_each_best_recipe_once_against_the_pipelines_run(searched):
     repo, env, _ = searched
-    missing = sh(*TUNE, "finish", "full", cwd=repo, env=env, expect=2).stderr
-    assert "data/predictions/fine_tune/full.jsonl not found" in missing
-    sh("dvc", "repro", "fine-tune@full", "fine-tune@head_only", cwd=repo, env=env)
-    out = sh(*TUNE, "finish", "full", "head_only", cwd=repo, env=env).stdout
+    missing = sh(*TUNE, "finish", "head_only", cwd=repo, env=env, expect=2).stderr
+    assert "data/predictions/fine_tune/head_only.jsonl not found" in missing
+    sh("dvc", "repro", "fine-tune@head_only", cwd=repo, env=env)
+    out = sh(*TUNE, "finish", "head_only", cwd=repo, env=env).stdout
     record = json.loads((repo / "metrics" / "tuning.json").read_text())
-    assert record["profile"] == "smoke" and set(record["studies"]) == {"full", "head_only"}
+    assert record["profile"] == "smoke" and set(record["studies"]) == {"head_only"}
     trials = studies(repo)
     for name, entry in record["studies"].items():
         best = max((t for t in trials[name] if t.state == TrialState.COMPLETE), key=lambda t: t.values[0])
@@ -129,7 +129,7 @@ def test_finish_tests_each_best_recipe_once_against_the_pipelines_run(searched):
         assert 0 <= entry["test_f1"] <= 1 and 0 <= entry["tuned_minus_recipe"]["p_value"] <= 1
         assert entry["tuned_minus_recipe"]["f1"] == pytest.approx(entry["test_f1"] - entry["recipe"]["test_f1"])
         assert f"{name}: tuned test F1 {entry['test_f1']:.3f}" in out
-    assert set(record["ranking"]["recipe"]) == {"full", "head_only"}
+    assert record["ranking"]["recipe"] == record["ranking"]["tuned"] == ["head_only"]
 
 
 @pytest.mark.parametrize("args, flag", [
